@@ -1,0 +1,514 @@
+//! Normalization (SPEC section 4): one function, `normalize`, turns whatever a source gave us
+//! into an `Article` with clean text, a canonical URL and UTC times. Feeds and local files share
+//! it, so an item looks the same in the store whichever way it arrived.
+
+use crate::model::{Article, RawArticle};
+use unicode_segmentation::UnicodeSegmentation;
+use url::Url;
+
+/// Longest derived title; longer first sentences are cut at a word boundary.
+const DERIVED_TITLE_MAX_CHARS: usize = 160;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum NormalizeError {
+    #[error("no text: the item has neither a title nor a body")]
+    Empty,
+}
+
+/// Normalize one raw article. Fails only when there is nothing to store at all.
+pub fn normalize(raw: RawArticle) -> Result<Article, NormalizeError> {
+    let base = raw.base_url.as_ref();
+    let (url, canonical_url) = match raw.url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+        Some(u) => match absolute_url(u, base) {
+            Some(abs) => {
+                let canon = canonical_url(&abs);
+                (Some(abs.to_string()), Some(canon))
+            }
+            None => (None, None),
+        },
+        None => (None, None),
+    };
+
+    let summary_text = raw
+        .summary
+        .as_deref()
+        .map(markup_to_text)
+        .filter(|s| !s.is_empty());
+    let body_html = raw
+        .content_html
+        .as_deref()
+        .filter(|h| !h.trim().is_empty())
+        .map(|h| sanitize_html(h, base));
+    let mut body_text = match (&raw.content_text, &raw.content_html) {
+        (Some(t), _) if !t.trim().is_empty() => plain_text(t),
+        (_, Some(h)) if !h.trim().is_empty() => html_to_text(h),
+        _ => String::new(),
+    };
+    // A feed item with only a description: the description is the body. Keep `summary` only
+    // when it says something the body does not start with.
+    let summary = match summary_text {
+        Some(s) if body_text.is_empty() => {
+            body_text = s;
+            None
+        }
+        Some(s) if body_text.starts_with(s.trim_end_matches(['…', '.'])) => None,
+        other => other,
+    };
+
+    let title = raw
+        .title
+        .as_deref()
+        .map(markup_to_text)
+        .map(|t| collapse_spaces(&t));
+    let (title, title_derived) = match title.filter(|t| !t.is_empty()) {
+        Some(t) => (t, false),
+        None => match derive_title(&body_text) {
+            Some(t) => (t, true),
+            None => return Err(NormalizeError::Empty),
+        },
+    };
+
+    let lang = raw
+        .lang
+        .as_deref()
+        .and_then(declared_lang)
+        .or_else(|| detect_lang(&title, &body_text));
+    let content_hash = content_hash(&title, &body_text);
+    let author = raw
+        .author
+        .as_deref()
+        .map(clean_author)
+        .filter(|a| !a.is_empty());
+
+    Ok(Article {
+        guid: raw
+            .guid
+            .map(|g| g.trim().to_string())
+            .filter(|g| !g.is_empty()),
+        url,
+        canonical_url,
+        title,
+        title_derived,
+        author,
+        published_at: raw.published.or(raw.updated),
+        updated_at: raw.updated,
+        summary,
+        body_text,
+        body_html,
+        lang,
+        content_hash,
+    })
+}
+
+/// Resolve `href` against `base`; only http(s) links are kept, anything else (javascript:,
+/// mailto:, data:) is not a link to an article.
+pub fn absolute_url(href: &str, base: Option<&Url>) -> Option<Url> {
+    let parsed = match Url::parse(href) {
+        Ok(u) => u,
+        Err(url::ParseError::RelativeUrlWithoutBase) => base?.join(href).ok()?,
+        Err(_) => return None,
+    };
+    matches!(parsed.scheme(), "http" | "https").then_some(parsed)
+}
+
+/// Query parameters that only say how a reader arrived, never which article it is.
+fn is_tracking_param(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.starts_with("utm_")
+        || n.starts_with("at_")
+        || n.starts_with("ns_")
+        || matches!(
+            n.as_str(),
+            "fbclid"
+                | "gclid"
+                | "gclsrc"
+                | "dclid"
+                | "msclkid"
+                | "yclid"
+                | "igshid"
+                | "mc_cid"
+                | "mc_eid"
+                | "_ga"
+                | "_gl"
+                | "maca"
+                | "traffic_source"
+                | "ocid"
+                | "cmpid"
+                | "smid"
+                | "smtyp"
+        )
+}
+
+/// The identity form of a URL: the `url` crate already lower-cases scheme and host and drops
+/// default ports; we drop the fragment and tracking parameters and keep the rest in order.
+pub fn canonical_url(url: &Url) -> String {
+    let mut u = url.clone();
+    u.set_fragment(None);
+    let kept: Vec<(String, String)> = u
+        .query_pairs()
+        .filter(|(k, _)| !is_tracking_param(k))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if kept.is_empty() {
+        u.set_query(None);
+    } else if kept.len() != u.query_pairs().count() {
+        u.query_pairs_mut().clear().extend_pairs(kept);
+    }
+    u.to_string()
+}
+
+/// Lines that syndication adds around an article and that say nothing about it. They stay in
+/// the stored body (the user may want to see them) but never count for identity.
+pub fn is_boilerplate_line(line: &str) -> bool {
+    let l = line
+        .trim()
+        .trim_end_matches([':', '.', '…', '»', '>', ' '])
+        .to_lowercase();
+    if l.is_empty() {
+        return true;
+    }
+    const EXACT: &[&str] = &[
+        "read more",
+        "read more here",
+        "continue reading",
+        "advertisement",
+        "related",
+        "related articles",
+        "related stories",
+        "share this article",
+        "share",
+        "click here",
+        "see also",
+        "also read",
+        "watch",
+        "video",
+        "story continues below advertisement",
+    ];
+    EXACT.contains(&l.as_str())
+        || l.starts_with("the post ") && l.contains(" appeared first on")
+        || l.starts_with("this article originally appeared")
+}
+
+/// Text that may contain markup or entities (a feed title or description) to plain text.
+pub fn markup_to_text(s: &str) -> String {
+    if s.contains('<') {
+        html_to_text(s)
+    } else {
+        plain_text(&html_escape::decode_html_entities(s))
+    }
+}
+
+/// HTML to plain text with paragraph breaks; scripts and styles do not contribute text.
+pub fn html_to_text(html: &str) -> String {
+    let doc = dom_query::Document::from(html);
+    doc.select("script, style, noscript, template").remove();
+    let text = doc.root().formatted_text();
+    plain_text(&text)
+}
+
+/// Plain text to our canonical form: entities decoded by the caller, lines trimmed, runs of
+/// spaces collapsed, paragraphs separated by exactly one blank line, invisible characters gone.
+pub fn plain_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut pending_break = false;
+    for line in s.lines() {
+        let line = collapse_spaces(line);
+        if line.is_empty() {
+            pending_break = !out.is_empty();
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(if pending_break { "\n\n" } else { "\n" });
+        }
+        out.push_str(&line);
+        pending_break = false;
+    }
+    out
+}
+
+fn collapse_spaces(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for word in s
+        .split(|c: char| c.is_whitespace() || c == '\u{200b}' || c == '\u{feff}')
+        .filter(|w| !w.is_empty())
+    {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+/// Sanitised HTML: no scripts, no event handlers, no styles, no 1x1 tracking pixels; relative
+/// links made absolute so the stored HTML renders anywhere.
+pub fn sanitize_html(html: &str, base: Option<&Url>) -> String {
+    let without_pixels;
+    let mut input = html;
+    if html.contains("<img") {
+        // A pixel-sized image is a tracker: remove it before it can be rendered and fetched.
+        let doc = dom_query::Document::from(html);
+        let tiny = |v: Option<String>| {
+            v.is_some_and(|v| {
+                v.trim()
+                    .trim_end_matches("px")
+                    .parse::<u32>()
+                    .is_ok_and(|n| n <= 1)
+            })
+        };
+        let mut removed = false;
+        for img in doc.select("img").nodes() {
+            if tiny(img.attr("width").map(|v| v.to_string()))
+                || tiny(img.attr("height").map(|v| v.to_string()))
+            {
+                img.remove_from_parent();
+                removed = true;
+            }
+        }
+        if removed {
+            without_pixels = doc.select("body").inner_html().to_string();
+            input = &without_pixels;
+        }
+    }
+    let mut b = ammonia::Builder::default();
+    b.link_rel(Some("noopener noreferrer nofollow"));
+    if let Some(base) = base {
+        b.url_relative(ammonia::UrlRelative::RewriteWithBase(base.clone()));
+    }
+    b.clean(input).to_string()
+}
+
+/// The first sentence of the body, as a title for sources with no headline.
+pub fn derive_title(body: &str) -> Option<String> {
+    let first_para = body.split("\n\n").map(str::trim).find(|p| !p.is_empty())?;
+    let first_line = first_para.lines().next()?.trim();
+    let sentence = first_line
+        .unicode_sentences()
+        .next()
+        .unwrap_or(first_line)
+        .trim();
+    if sentence.chars().count() <= DERIVED_TITLE_MAX_CHARS {
+        return Some(sentence.to_string());
+    }
+    let mut cut = String::new();
+    for word in sentence.split_whitespace() {
+        if cut.chars().count() + word.chars().count() + 1 > DERIVED_TITLE_MAX_CHARS {
+            break;
+        }
+        if !cut.is_empty() {
+            cut.push(' ');
+        }
+        cut.push_str(word);
+    }
+    let cut = cut.trim_end_matches([',', ';', ':', ' ']);
+    Some(format!("{cut}…"))
+}
+
+fn declared_lang(tag: &str) -> Option<String> {
+    let primary = tag.trim().split(['-', '_']).next()?.to_ascii_lowercase();
+    (primary.len() >= 2 && primary.len() <= 3 && primary.chars().all(|c| c.is_ascii_alphabetic()))
+        .then_some(primary)
+}
+
+/// Detected language of the text; only a reliable guess is recorded.
+pub fn detect_lang(title: &str, body: &str) -> Option<String> {
+    let sample: String = if body.len() > 2000 {
+        let mut end = 2000;
+        while !body.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{title}\n{}", &body[..end])
+    } else {
+        format!("{title}\n{body}")
+    };
+    let info = whatlang::detect(&sample)?;
+    if !info.is_reliable() && sample.len() > 200 {
+        return None;
+    }
+    Some(iso639_1(info.lang()).to_string())
+}
+
+/// whatlang speaks ISO 639-3; users and feeds speak ISO 639-1 where one exists.
+fn iso639_1(lang: whatlang::Lang) -> &'static str {
+    use whatlang::Lang::*;
+    match lang {
+        Eng => "en",
+        Fra => "fr",
+        Deu => "de",
+        Spa => "es",
+        Por => "pt",
+        Ita => "it",
+        Nld => "nl",
+        Rus => "ru",
+        Ukr => "uk",
+        Pol => "pl",
+        Ces => "cs",
+        Tur => "tr",
+        Ara => "ar",
+        Heb => "he",
+        Pes => "fa",
+        Urd => "ur",
+        Hin => "hi",
+        Ben => "bn",
+        Cmn => "zh",
+        Jpn => "ja",
+        Kor => "ko",
+        Vie => "vi",
+        Ind => "id",
+        Tha => "th",
+        Swe => "sv",
+        Dan => "da",
+        Nob => "nb",
+        Fin => "fi",
+        Ell => "el",
+        Hun => "hu",
+        Ron => "ro",
+        Bul => "bg",
+        Srp => "sr",
+        Hrv => "hr",
+        Slk => "sk",
+        Slv => "sl",
+        Lit => "lt",
+        Lav => "lv",
+        Est => "et",
+        Cat => "ca",
+        Afr => "af",
+        other => other.code(),
+    }
+}
+
+/// Hash of what makes the text this text: words only, case folded, boilerplate lines out, so
+/// re-encoded or re-wrapped copies of one article hash alike.
+pub fn content_hash(title: &str, body: &str) -> String {
+    let mut h = blake3::Hasher::new();
+    let source = if body.is_empty() { title } else { body };
+    for line in source.lines().filter(|l| !is_boilerplate_line(l)) {
+        for word in line.unicode_words() {
+            h.update(word.to_lowercase().as_bytes());
+            h.update(b" ");
+        }
+    }
+    h.finalize().to_hex().to_string()
+}
+
+/// feed-rs turns `<author>mail (Name)</author>` into "(Name)"; strip such wrapping.
+fn clean_author(a: &str) -> String {
+    let a = collapse_spaces(&markup_to_text(a));
+    let a = a.trim();
+    let a = a
+        .strip_prefix('(')
+        .and_then(|s| s.strip_suffix(')'))
+        .unwrap_or(a);
+    let a = a
+        .strip_prefix("By ")
+        .or_else(|| a.strip_prefix("by "))
+        .unwrap_or(a);
+    a.trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn canon(u: &str) -> String {
+        canonical_url(&Url::parse(u).unwrap())
+    }
+
+    #[test]
+    fn canonical_url_drops_tracking_fragment_and_default_port() {
+        assert_eq!(
+            canon("HTTPS://WWW.Example.COM:443/a/B?utm_source=x&id=7&fbclid=z&at_medium=rss#top"),
+            "https://www.example.com/a/B?id=7"
+        );
+        assert_eq!(
+            canon("http://example.com/x?utm_campaign=a"),
+            "http://example.com/x"
+        );
+        assert_eq!(
+            canon("http://example.com/x?b=2&a=1"),
+            "http://example.com/x?b=2&a=1"
+        );
+    }
+
+    #[test]
+    fn relative_links_resolve_and_non_http_is_dropped() {
+        let base = Url::parse("https://example.org/feeds/world.xml").unwrap();
+        assert_eq!(
+            absolute_url("../news/1.html", Some(&base))
+                .unwrap()
+                .as_str(),
+            "https://example.org/news/1.html"
+        );
+        assert!(absolute_url("javascript:alert(1)", Some(&base)).is_none());
+        assert!(absolute_url("/x", None).is_none());
+    }
+
+    #[test]
+    fn html_to_text_keeps_paragraphs_and_drops_scripts() {
+        let t = html_to_text("<p>One &amp; two.</p><script>evil()</script><p>Three&nbsp;four</p>");
+        assert_eq!(t, "One & two.\n\nThree four");
+    }
+
+    #[test]
+    fn sanitize_removes_script_handlers_and_pixels() {
+        let h = sanitize_html(
+            r#"<p onclick="x()">Hi<script>bad()</script></p><img src="https://t.example/p.gif" width="1" height="1"><a href="/a">a</a>"#,
+            Some(&Url::parse("https://example.org/").unwrap()),
+        );
+        assert!(!h.contains("script") && !h.contains("onclick"), "{h}");
+        assert!(!h.contains("p.gif"), "{h}");
+        assert!(h.contains("https://example.org/a"), "{h}");
+    }
+
+    #[test]
+    fn derived_title_is_first_sentence() {
+        let body = "The heads of US State said things. Then more.\nSecond line.";
+        assert_eq!(
+            derive_title(body).unwrap(),
+            "The heads of US State said things."
+        );
+        let long = "word ".repeat(80);
+        let t = derive_title(&long).unwrap();
+        assert!(t.ends_with('…') && t.chars().count() <= DERIVED_TITLE_MAX_CHARS + 1);
+    }
+
+    #[test]
+    fn boilerplate_does_not_change_the_hash() {
+        let a = content_hash("t", "Para one.\n\nRead more:\n\nPara two.");
+        let b = content_hash("t", "para ONE.\nPara   two.");
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn normalize_uses_description_as_body_and_detects_language() {
+        let raw = RawArticle {
+            title: Some("A &amp; B".into()),
+            summary: Some(
+                "<p>Ministers met in Geneva to discuss the ceasefire proposal.</p>".into(),
+            ),
+            url: Some("/n/1?utm_source=rss".into()),
+            base_url: Some(Url::parse("https://news.example/feed").unwrap()),
+            ..Default::default()
+        };
+        let a = normalize(raw).unwrap();
+        assert_eq!(a.title, "A & B");
+        assert_eq!(
+            a.body_text,
+            "Ministers met in Geneva to discuss the ceasefire proposal."
+        );
+        assert_eq!(a.summary, None);
+        assert_eq!(a.canonical_url.as_deref(), Some("https://news.example/n/1"));
+        assert_eq!(a.lang.as_deref(), Some("en"));
+    }
+
+    #[test]
+    fn nothing_to_store_is_an_error() {
+        assert_eq!(normalize(RawArticle::default()), Err(NormalizeError::Empty));
+    }
+
+    #[test]
+    fn author_wrapping_is_removed() {
+        assert_eq!(clean_author("(Jane Doe)"), "Jane Doe");
+        assert_eq!(clean_author("By John Roe"), "John Roe");
+    }
+}
