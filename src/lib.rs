@@ -15,5 +15,11 @@
 //! - [`ingest`]: local article files (text, HTML, JSON, JSON Lines) -> raw articles.
 //! - [`cli`]: the command line; `main.rs` only maps its result to an exit code.
 
+pub mod cli;
+pub mod config;
+pub mod ingest;
+pub mod logging;
 pub mod model;
 pub mod normalize;
+pub mod pipeline;
+pub mod store;

@@ -1,0 +1,168 @@
+//! The command line (SPEC section 8). `main.rs` parses it and maps the result to an exit code:
+//! 0 ok, 1 runtime failure, 2 bad usage or config.
+
+mod ingest;
+mod output;
+mod query;
+
+use crate::config::Config;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "newsdesk",
+    version,
+    about = "News-ingest daemon: feeds in, deduplicated and tagged articles out, in SQLite"
+)]
+pub struct Cli {
+    /// Config file (default: config/newsdesk.toml, then /etc/newsdesk/newsdesk.toml).
+    #[arg(long, global = true, env = "NEWSDESK_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Print machine-readable JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Ingest article files: plain text, HTML, a JSON object, or JSON Lines records ("-" reads stdin).
+    Ingest {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Full-text search (SQLite FTS5 syntax: words, "phrases", OR, NOT, prefix*).
+    Search {
+        query: String,
+        /// Only articles since a time: a duration ago ("7d", "12h") or a date ("2026-02-01").
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Only articles with this topic tag (e.g. sanctions).
+        #[arg(long)]
+        topic: Option<String>,
+        /// Only articles tagged with this ISO 3166-1 alpha-2 country (e.g. KP).
+        #[arg(long)]
+        country: Option<String>,
+        /// Only articles tagged with this organisation (e.g. NATO).
+        #[arg(long)]
+        org: Option<String>,
+        /// Only foreign-policy articles.
+        #[arg(long)]
+        foreign_policy: bool,
+    },
+    /// Show one article: text, sightings, tags and why.
+    Show { id: i64 },
+    /// Counts of what the store holds.
+    Status,
+    /// Validate the config (and the files it names) without touching anything.
+    CheckConfig,
+    /// Database maintenance.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Create the database or bring its schema up to date.
+    Migrate,
+}
+
+/// Errors that mean "you asked for something wrong" (exit 2) rather than "it failed" (exit 1).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Run a parsed command line; Ok carries the exit code.
+pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    let path = Config::locate(cli.config.as_deref())?;
+    let config = Config::load(&path)?;
+    crate::logging::init(&config.log)?;
+    match cli.command {
+        Command::Ingest { files } => ingest::run(&config, &files, cli.json),
+        Command::Search {
+            query,
+            since,
+            limit,
+            topic,
+            country,
+            org,
+            foreign_policy,
+        } => {
+            let since = since.as_deref().map(parse_since).transpose()?;
+            let q = crate::store::read::SearchQuery {
+                text: query,
+                since,
+                limit,
+                topic,
+                country: country.map(|c| c.to_ascii_uppercase()),
+                org,
+                foreign_policy_only: foreign_policy,
+            };
+            query::search(&config, &q, cli.json)
+        }
+        Command::Show { id } => query::show(&config, id, cli.json),
+        Command::Status => query::status(&config, cli.json),
+        Command::CheckConfig => {
+            check_config(&config)?;
+            if cli.json {
+                println!("{}", serde_json::json!({"ok": true, "config": path}));
+            } else {
+                println!("{}: ok ({} feeds)", path.display(), config.feeds.len());
+            }
+            Ok(0)
+        }
+        Command::Db {
+            command: DbCommand::Migrate,
+        } => {
+            let mut conn = crate::store::open_write(&config.store.path, config.store.busy_timeout)?;
+            let applied = crate::store::migrate::migrate(&mut conn, &config.store.path)?;
+            let version = crate::store::migrate::schema_version(&conn)?;
+            if cli.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"database": config.store.path, "schema_version": version})
+                );
+            } else {
+                println!(
+                    "{}: schema version {version} ({} applied now)",
+                    config.store.path.display(),
+                    applied.len()
+                );
+            }
+            Ok(0)
+        }
+    }
+}
+
+/// Everything `check-config` can verify without side effects beyond parsing.
+fn check_config(config: &Config) -> anyhow::Result<()> {
+    for f in [&config.taxonomy.topics, &config.taxonomy.countries] {
+        if !f.is_file() {
+            return Err(UsageError(format!("taxonomy file {} does not exist", f.display())).into());
+        }
+    }
+    Ok(())
+}
+
+/// `--since`: "7d" / "12h" (that long ago) or a date / RFC 3339 time, to ISO-8601 UTC text.
+pub fn parse_since(s: &str) -> anyhow::Result<String> {
+    if let Ok(d) = crate::config::parse_duration(s) {
+        let d =
+            chrono::Duration::from_std(d).map_err(|e| UsageError(format!("--since {s}: {e}")))?;
+        return Ok(crate::store::ts(chrono::Utc::now() - d));
+    }
+    crate::model::parse_timestamp(s)
+        .map(crate::store::ts)
+        .ok_or_else(|| {
+            UsageError(format!(
+                "--since {s}: expected a duration like 7d or a date like 2026-02-01"
+            ))
+            .into()
+        })
+}

@@ -1,0 +1,17 @@
+//! The per-article path shared by feeds, local files and the spool: normalize, then tag.
+//! Pure CPU work with no I/O, so callers run it wherever suits them (a blocking thread in
+//! the daemon, the main thread in the CLI) and hand the result to the store writer.
+
+use crate::model::RawArticle;
+use crate::normalize::{normalize, NormalizeError};
+use crate::store::write::NewItem;
+
+/// Normalize (and later tag) one raw article.
+pub fn prepare(raw: RawArticle, guid: String) -> Result<NewItem, NormalizeError> {
+    let article = normalize(raw)?;
+    Ok(NewItem {
+        article,
+        guid,
+        tags: None,
+    })
+}

@@ -1,0 +1,107 @@
+//! Schema migrations: numbered SQL files in `migrations/`, embedded in the binary, applied in
+//! order, each in its own transaction, recorded in `schema_migrations` and in
+//! `PRAGMA user_version` (which tools can read without knowing our tables).
+
+use super::StoreError;
+use rusqlite::Connection;
+use std::path::Path;
+
+/// (version, name, SQL). A new migration is a new file and a new line here; a test checks that
+/// every file in `migrations/` is listed.
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "0001_initial",
+    include_str!("../../migrations/0001_initial.sql"),
+)];
+
+/// The newest schema version this binary knows.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.last().map(|m| m.0).unwrap_or(0)
+}
+
+pub fn schema_version(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+}
+
+pub fn check_not_newer(version: i64, path: &Path) -> Result<(), StoreError> {
+    if version > latest_version() {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found: version,
+            known: latest_version(),
+        });
+    }
+    Ok(())
+}
+
+/// Apply every migration newer than the database. Returns the versions applied.
+pub fn migrate(conn: &mut Connection, path: &Path) -> Result<Vec<i64>, StoreError> {
+    let current = schema_version(conn)?;
+    check_not_newer(current, path)?;
+    let mut applied = Vec::new();
+    for &(version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+        let fail = |source| StoreError::Migration {
+            version,
+            name,
+            source,
+        };
+        let tx = conn.transaction().map_err(fail)?;
+        tx.execute_batch(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version    INTEGER PRIMARY KEY,
+                 name       TEXT NOT NULL,
+                 applied_at TEXT NOT NULL
+             );",
+        )
+        .map_err(fail)?;
+        tx.execute_batch(sql).map_err(fail)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+            rusqlite::params![version, name, super::now_ts()],
+        )
+        .map_err(fail)?;
+        // user_version cannot be bound as a parameter; `version` is our own constant.
+        tx.execute_batch(&format!("PRAGMA user_version = {version}"))
+            .map_err(fail)?;
+        tx.commit().map_err(fail)?;
+        tracing::info!(version, name, "applied database migration");
+        applied.push(version);
+    }
+    Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_migration_file_is_embedded_in_order() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".sql"))
+            .collect();
+        files.sort();
+        let names: Vec<String> = MIGRATIONS.iter().map(|m| format!("{}.sql", m.1)).collect();
+        assert_eq!(files, names);
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.0, i as i64 + 1, "versions are 1, 2, 3, ...");
+            assert!(m.1.starts_with(&format!("{:04}_", m.0)));
+        }
+    }
+
+    #[test]
+    fn migrating_twice_is_a_no_op_and_newer_is_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let p = Path::new(":memory:");
+        assert_eq!(migrate(&mut conn, p).unwrap().len(), MIGRATIONS.len());
+        assert!(migrate(&mut conn, p).unwrap().is_empty());
+        conn.execute_batch(&format!("PRAGMA user_version = {}", latest_version() + 1))
+            .unwrap();
+        assert!(matches!(
+            migrate(&mut conn, p),
+            Err(StoreError::TooNew { .. })
+        ));
+    }
+}

@@ -1,0 +1,141 @@
+//! The SQLite store (SPEC section 7). One writer owns the write connection ([`writer`]);
+//! everything else reads through connections of its own ([`open_read`]), so WAL lets an
+//! analyst's long query run beside ingest.
+//!
+//! SQL for the schema lives in `migrations/`; SQL for queries lives next to the code that runs
+//! it, in this module's files.
+
+pub mod migrate;
+pub mod read;
+pub mod write;
+pub mod writer;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create the database folder {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("database {path} has schema version {found}, newer than this newsdesk understands (up to {known}); upgrade newsdesk or use another database")]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error("database {path} has no newsdesk schema yet: run `newsdesk db migrate` (or any command that writes)")]
+    NotMigrated { path: PathBuf },
+    #[error("migration {version} ({name}) failed: {source}")]
+    Migration {
+        version: i64,
+        name: &'static str,
+        source: rusqlite::Error,
+    },
+    #[error("database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("the store writer has stopped")]
+    WriterGone,
+    #[error("cannot start the store writer thread: {0}")]
+    Thread(std::io::Error),
+}
+
+impl StoreError {
+    /// True for errors a retry may cure (a lock held too long, a full disk that gets room).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Sql(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseBusy
+                    | rusqlite::ErrorCode::DatabaseLocked
+                    | rusqlite::ErrorCode::DiskFull
+            ),
+            _ => false,
+        }
+    }
+}
+
+fn configure(conn: &Connection, busy_timeout: Duration) -> Result<(), rusqlite::Error> {
+    conn.busy_timeout(busy_timeout)?;
+    // NORMAL is durable in WAL mode except for the last transactions before a power cut, which
+    // re-polling refills; FULL would cost an fsync per batch for nothing we cannot recover.
+    conn.execute_batch(
+        "PRAGMA foreign_keys = ON;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA temp_store = MEMORY;",
+    )
+}
+
+/// Open (creating if needed) the database for writing and bring its schema up to date.
+pub fn open_write(path: &Path, busy_timeout: Duration) -> Result<Connection, StoreError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    let mut conn = Connection::open(path).map_err(|source| StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let wal = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
+        .map_err(|source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    if !wal.eq_ignore_ascii_case("wal") {
+        tracing::warn!(database = %path.display(), mode = %wal, "database is not in WAL mode; readers may block ingest");
+    }
+    configure(&conn, busy_timeout).map_err(|source| StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    migrate::migrate(&mut conn, path)?;
+    Ok(conn)
+}
+
+/// Open the database read-only. The schema must already be there and not be newer than us.
+pub fn open_read(path: &Path, busy_timeout: Duration) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI,
+    )
+    .map_err(|source| StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    configure(&conn, busy_timeout).map_err(|source| StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let version = migrate::schema_version(&conn)?;
+    if version == 0 {
+        return Err(StoreError::NotMigrated {
+            path: path.to_path_buf(),
+        });
+    }
+    migrate::check_not_newer(version, path)?;
+    Ok(conn)
+}
+
+/// Timestamps are stored as ISO-8601 UTC text ("2026-02-18T07:35:06Z") so SQLite's date
+/// functions and plain string comparison both work.
+pub fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+pub fn now_ts() -> String {
+    ts(Utc::now())
+}

@@ -1,0 +1,366 @@
+//! What the writer does with a batch of articles: exact-identity lookup, insert or revise,
+//! sightings, tags, all in one transaction. Runs only on the writer thread.
+
+use super::{now_ts, ts, StoreError};
+use crate::model::Article;
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use std::collections::HashMap;
+
+/// Bodies shorter than this many words are too generic for the content hash to prove identity
+/// ("Watch the video.", a one-line teaser).
+const MIN_WORDS_FOR_HASH_IDENTITY: usize = 25;
+/// Attempts for a batch that fails with a transient error (lock, full disk) before it is
+/// reported as failed.
+const ATTEMPTS: u32 = 3;
+
+/// State owned by the writer thread.
+pub struct WriterState {
+    pub conn: Connection,
+    /// (kind, slug) -> tags.id; cleared whenever a transaction rolls back.
+    tag_ids: HashMap<(String, String), i64>,
+}
+
+/// Where a batch came from: a polled feed, or local files under a pseudo-feed name.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    Feed(i64),
+    Local { name: String, title: String },
+}
+
+/// One tag as the store keeps it (the tagger's result, flattened).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TagRow {
+    pub kind: String,
+    pub slug: String,
+    pub label: String,
+    pub code: Option<String>,
+    pub score: f64,
+    pub evidence: String,
+}
+
+/// The tagger's verdict for one article.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TagSet {
+    pub foreign_policy: bool,
+    pub score: f64,
+    pub evidence: String,
+    pub tags: Vec<TagRow>,
+}
+
+/// An article ready to store, with how its source identifies it.
+#[derive(Debug, Clone)]
+pub struct NewItem {
+    pub article: Article,
+    /// Identity within the source (guid, link, title+date, file path, record id).
+    pub guid: String,
+    pub tags: Option<TagSet>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemOutcome {
+    New(i64),
+    /// Already stored (same guid, URL or text): a sighting was recorded.
+    Repeat(i64),
+    /// Already stored with different text: updated, previous version kept.
+    Revised(i64),
+}
+
+impl ItemOutcome {
+    pub fn article_id(self) -> i64 {
+        match self {
+            ItemOutcome::New(id) | ItemOutcome::Repeat(id) | ItemOutcome::Revised(id) => id,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BatchOutcome {
+    pub items: Vec<ItemOutcome>,
+}
+
+impl BatchOutcome {
+    pub fn new_count(&self) -> usize {
+        self.items
+            .iter()
+            .filter(|o| matches!(o, ItemOutcome::New(_)))
+            .count()
+    }
+    pub fn repeat_count(&self) -> usize {
+        self.items
+            .iter()
+            .filter(|o| matches!(o, ItemOutcome::Repeat(_)))
+            .count()
+    }
+    pub fn revised_count(&self) -> usize {
+        self.items
+            .iter()
+            .filter(|o| matches!(o, ItemOutcome::Revised(_)))
+            .count()
+    }
+}
+
+impl WriterState {
+    pub fn new(conn: Connection) -> Result<Self, StoreError> {
+        Ok(WriterState {
+            conn,
+            tag_ids: HashMap::new(),
+        })
+    }
+
+    /// Checkpoint the WAL on a clean stop so the database file alone is complete.
+    pub fn close(self) {
+        if let Err(e) = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
+            tracing::warn!(error = %e, "WAL checkpoint at shutdown failed; the next open replays it");
+        }
+    }
+
+    /// Store a batch in one transaction, retrying transient failures; on failure nothing of
+    /// the batch is stored and the error says why.
+    pub fn store_batch(
+        &mut self,
+        source: &Source,
+        items: &[NewItem],
+    ) -> Result<BatchOutcome, StoreError> {
+        let mut attempt = 1;
+        loop {
+            match self.try_store_batch(source, items) {
+                Ok(outcome) => return Ok(outcome),
+                Err(e) => {
+                    self.tag_ids.clear();
+                    if !e.is_transient() || attempt >= ATTEMPTS {
+                        return Err(e);
+                    }
+                    tracing::warn!(error = %e, attempt, "write failed, retrying");
+                    std::thread::sleep(std::time::Duration::from_millis(200 * u64::from(attempt)));
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    fn try_store_batch(
+        &mut self,
+        source: &Source,
+        items: &[NewItem],
+    ) -> Result<BatchOutcome, StoreError> {
+        let tx = self.conn.transaction()?;
+        let feed_id = match source {
+            Source::Feed(id) => *id,
+            Source::Local { name, title } => local_feed_id(&tx, name, title)?,
+        };
+        let now = now_ts();
+        let mut outcome = BatchOutcome {
+            items: Vec::with_capacity(items.len()),
+        };
+        for item in items {
+            let result = store_item(&tx, &mut self.tag_ids, feed_id, item, &now)?;
+            outcome.items.push(result);
+        }
+        tx.commit()?;
+        Ok(outcome)
+    }
+}
+
+/// The pseudo-feed that local files and spool drops are sighted from.
+pub fn local_feed_id(conn: &Connection, name: &str, title: &str) -> Result<i64, StoreError> {
+    let url = format!("local:{name}");
+    if let Some(id) = conn
+        .query_row("SELECT id FROM feeds WHERE url = ?1", [&url], |r| r.get(0))
+        .optional()?
+    {
+        return Ok(id);
+    }
+    conn.execute(
+        "INSERT INTO feeds (url, kind, title, origin) VALUES (?1, 'local', ?2, 'local')",
+        params![url, title],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Match {
+    Guid,
+    Url,
+    Hash,
+}
+
+fn find_existing(
+    tx: &Transaction,
+    feed_id: i64,
+    item: &NewItem,
+) -> Result<Option<(i64, Match)>, StoreError> {
+    let by_guid: Option<i64> = tx
+        .prepare_cached(
+            "SELECT article_id FROM sightings WHERE feed_id = ?1 AND guid = ?2 LIMIT 1",
+        )?
+        .query_row(params![feed_id, item.guid], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = by_guid {
+        return Ok(Some((id, Match::Guid)));
+    }
+    if let Some(url) = &item.article.canonical_url {
+        let by_url: Option<i64> = tx
+            .prepare_cached("SELECT id FROM articles WHERE canonical_url = ?1 ORDER BY id LIMIT 1")?
+            .query_row([url], |r| r.get(0))
+            .optional()?;
+        if let Some(id) = by_url {
+            return Ok(Some((id, Match::Url)));
+        }
+    }
+    if item.article.body_text.split_whitespace().count() >= MIN_WORDS_FOR_HASH_IDENTITY {
+        let by_hash: Option<i64> = tx
+            .prepare_cached("SELECT id FROM articles WHERE content_hash = ?1 ORDER BY id LIMIT 1")?
+            .query_row([&item.article.content_hash], |r| r.get(0))
+            .optional()?;
+        if let Some(id) = by_hash {
+            return Ok(Some((id, Match::Hash)));
+        }
+    }
+    Ok(None)
+}
+
+fn store_item(
+    tx: &Transaction,
+    tag_ids: &mut HashMap<(String, String), i64>,
+    feed_id: i64,
+    item: &NewItem,
+    now: &str,
+) -> Result<ItemOutcome, StoreError> {
+    let a = &item.article;
+    let result = match find_existing(tx, feed_id, item)? {
+        Some((id, how)) => {
+            let revised = how != Match::Hash && revise_if_changed(tx, id, a, now)?;
+            tx.prepare_cached("UPDATE articles SET last_seen_at = ?2 WHERE id = ?1")?
+                .execute(params![id, now])?;
+            if revised {
+                if let Some(tags) = &item.tags {
+                    write_tags(tx, tag_ids, id, tags, now)?;
+                }
+                ItemOutcome::Revised(id)
+            } else {
+                ItemOutcome::Repeat(id)
+            }
+        }
+        None => {
+            tx.prepare_cached(
+                "INSERT INTO articles (title, title_derived, url, canonical_url, author, published_at,
+                    updated_at, first_seen_at, last_seen_at, lang, summary, body_text, body_html, content_hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )?
+            .execute(params![
+                a.title,
+                a.title_derived,
+                a.url,
+                a.canonical_url,
+                a.author,
+                a.published_at.map(ts),
+                a.updated_at.map(ts),
+                now,
+                a.lang,
+                a.summary,
+                a.body_text,
+                a.body_html,
+                a.content_hash,
+            ])?;
+            let id = tx.last_insert_rowid();
+            if let Some(tags) = &item.tags {
+                write_tags(tx, tag_ids, id, tags, now)?;
+            }
+            ItemOutcome::New(id)
+        }
+    };
+    tx.prepare_cached(
+        "INSERT INTO sightings (article_id, feed_id, guid, url, seen_at, last_seen_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+         ON CONFLICT (article_id, feed_id, guid) DO UPDATE SET last_seen_at = excluded.last_seen_at,
+             url = coalesce(excluded.url, url)",
+    )?
+    .execute(params![result.article_id(), feed_id, item.guid, a.url, now])?;
+    Ok(result)
+}
+
+/// A re-polled item whose title or text changed is a correction: keep the old version, store
+/// the new one. An older copy arriving late (its `updated` earlier than ours) changes nothing.
+fn revise_if_changed(
+    tx: &Transaction,
+    id: i64,
+    a: &Article,
+    now: &str,
+) -> Result<bool, StoreError> {
+    let (title, hash, updated): (String, String, Option<String>) = tx
+        .prepare_cached("SELECT title, content_hash, updated_at FROM articles WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    if (title == a.title || a.title_derived) && hash == a.content_hash {
+        return Ok(false);
+    }
+    if let (Some(stored), Some(incoming)) = (updated.as_deref(), a.updated_at.map(ts)) {
+        if incoming.as_str() < stored {
+            return Ok(false);
+        }
+    }
+    tx.prepare_cached(
+        "INSERT INTO article_revisions (article_id, title, summary, body_text, body_html, content_hash, replaced_at)
+         SELECT id, title, summary, body_text, body_html, content_hash, ?2 FROM articles WHERE id = ?1",
+    )?
+    .execute(params![id, now])?;
+    tx.prepare_cached(
+        "UPDATE articles SET title = ?2, title_derived = ?3, summary = ?4, body_text = ?5, body_html = ?6,
+                content_hash = ?7, updated_at = coalesce(?8, updated_at), revised_at = ?9,
+                author = coalesce(?10, author), lang = coalesce(?11, lang)
+          WHERE id = ?1",
+    )?
+    .execute(params![
+        id,
+        a.title,
+        a.title_derived,
+        a.summary,
+        a.body_text,
+        a.body_html,
+        a.content_hash,
+        a.updated_at.map(ts),
+        now,
+        a.author,
+        a.lang,
+    ])?;
+    Ok(true)
+}
+
+/// Replace an article's tags and flag with a new verdict.
+pub fn write_tags(
+    tx: &Connection,
+    tag_ids: &mut HashMap<(String, String), i64>,
+    article_id: i64,
+    tags: &TagSet,
+    now: &str,
+) -> Result<(), StoreError> {
+    tx.prepare_cached("DELETE FROM article_tags WHERE article_id = ?1")?
+        .execute([article_id])?;
+    tx.prepare_cached(
+        "UPDATE articles SET foreign_policy = ?2, foreign_policy_score = ?3, foreign_policy_evidence = ?4,
+                tagged_at = ?5 WHERE id = ?1",
+    )?
+    .execute(params![article_id, tags.foreign_policy, tags.score, tags.evidence, now])?;
+    for t in &tags.tags {
+        let key = (t.kind.clone(), t.slug.clone());
+        let tag_id = match tag_ids.get(&key) {
+            Some(id) => *id,
+            None => {
+                let id: i64 = tx
+                    .prepare_cached(
+                        "INSERT INTO tags (kind, slug, label, code) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT (kind, slug) DO UPDATE SET label = excluded.label,
+                             code = coalesce(excluded.code, code)
+                         RETURNING id",
+                    )?
+                    .query_row(params![t.kind, t.slug, t.label, t.code], |r| r.get(0))?;
+                tag_ids.insert(key, id);
+                id
+            }
+        };
+        tx.prepare_cached(
+            "INSERT INTO article_tags (article_id, tag_id, score, evidence) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![article_id, tag_id, t.score, t.evidence])?;
+    }
+    Ok(())
+}

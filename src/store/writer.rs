@@ -1,0 +1,100 @@
+//! The single writer: a dedicated thread that owns the write connection and runs write jobs one
+//! at a time, in arrival order. Async and blocking callers alike hand it a closure and wait for
+//! the answer, so no two writers ever race for SQLite's lock and the daemon's runtime threads
+//! never block on disk.
+
+use super::write::WriterState;
+use super::StoreError;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+type Job = Box<dyn FnOnce(&mut WriterState) + Send>;
+
+/// A handle to the writer thread; cheap to clone. The thread stops when every handle is gone,
+/// after finishing the jobs already queued.
+#[derive(Clone)]
+pub struct Writer {
+    jobs: mpsc::Sender<Job>,
+    depth: Arc<AtomicUsize>,
+}
+
+/// Jobs that may wait in the queue before senders are slowed down (backpressure on fetchers).
+const QUEUE: usize = 64;
+
+impl Writer {
+    /// Open the database (migrating it) and start the writer thread. Returns the handle and the
+    /// thread's join handle, which completes once every queued job has been committed.
+    pub fn start(
+        path: &Path,
+        busy_timeout: Duration,
+    ) -> Result<(Writer, std::thread::JoinHandle<()>), StoreError> {
+        let conn = super::open_write(path, busy_timeout)?;
+        let mut state = WriterState::new(conn)?;
+        let (tx, mut rx) = mpsc::channel::<Job>(QUEUE);
+        let depth = Arc::new(AtomicUsize::new(0));
+        let thread_depth = depth.clone();
+        let handle = std::thread::Builder::new()
+            .name("newsdesk-writer".into())
+            .spawn(move || {
+                while let Some(job) = rx.blocking_recv() {
+                    job(&mut state);
+                    thread_depth.fetch_sub(1, Ordering::Relaxed);
+                }
+                state.close();
+            })
+            .map_err(StoreError::Thread)?;
+        Ok((Writer { jobs: tx, depth }, handle))
+    }
+
+    /// Jobs waiting or running.
+    pub fn queue_depth(&self) -> usize {
+        self.depth.load(Ordering::Relaxed)
+    }
+
+    fn wrap<F, R>(f: F) -> (Job, oneshot::Receiver<R>)
+    where
+        F: FnOnce(&mut WriterState) -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let (reply_tx, reply_rx) = oneshot::channel();
+        let job: Job = Box::new(move |state| {
+            // The caller may have gone away (shutdown deadline); the work is committed anyway.
+            let _ = reply_tx.send(f(state));
+        });
+        (job, reply_rx)
+    }
+
+    /// Run `f` on the writer thread and wait for its result (from async code).
+    pub async fn call<F, R>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&mut WriterState) -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let (job, rx) = Self::wrap(f);
+        self.depth.fetch_add(1, Ordering::Relaxed);
+        if self.jobs.send(job).await.is_err() {
+            self.depth.fetch_sub(1, Ordering::Relaxed);
+            return Err(StoreError::WriterGone);
+        }
+        rx.await.map_err(|_| StoreError::WriterGone)
+    }
+
+    /// Run `f` on the writer thread and wait for its result (from blocking code, never from
+    /// inside the async runtime).
+    pub fn call_blocking<F, R>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&mut WriterState) -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let (job, rx) = Self::wrap(f);
+        self.depth.fetch_add(1, Ordering::Relaxed);
+        if self.jobs.blocking_send(job).is_err() {
+            self.depth.fetch_sub(1, Ordering::Relaxed);
+            return Err(StoreError::WriterGone);
+        }
+        rx.blocking_recv().map_err(|_| StoreError::WriterGone)
+    }
+}
