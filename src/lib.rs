@@ -21,5 +21,7 @@ pub mod ingest;
 pub mod logging;
 pub mod model;
 pub mod normalize;
+pub mod opml;
 pub mod pipeline;
 pub mod store;
+pub mod spool;

@@ -6,12 +6,15 @@ use crate::model::RawArticle;
 use crate::normalize::{normalize, NormalizeError};
 use crate::store::write::NewItem;
 
-/// Normalize (and later tag) one raw article.
-pub fn prepare(raw: RawArticle, guid: String) -> Result<NewItem, NormalizeError> {
-    let article = normalize(raw)?;
-    Ok(NewItem {
-        article,
-        guid,
-        tags: None,
-    })
+/// What the pipeline needs to turn a raw article into a storable one. Cheap to clone and
+/// shared by every worker; a config reload swaps in a new one.
+#[derive(Clone, Default)]
+pub struct Tagger {}
+
+impl Tagger {
+    /// Normalize and tag one raw article.
+    pub fn prepare(&self, raw: RawArticle, guid: String) -> Result<NewItem, NormalizeError> {
+        let article = normalize(raw)?;
+        Ok(NewItem { article, guid, tags: None })
+    }
 }

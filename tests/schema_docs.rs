@@ -36,20 +36,31 @@ fn example_queries_run_and_find_rows() {
     let conn = sb.sql();
 
     let blocks = sql_blocks(&doc());
-    assert!(blocks.len() >= 8, "docs/schema.md should carry its example queries");
+    assert!(
+        blocks.len() >= 8,
+        "docs/schema.md should carry its example queries"
+    );
     for sql in &blocks {
-        let mut stmt = conn.prepare(sql).unwrap_or_else(|e| panic!("example query does not prepare: {e}\n{sql}"));
+        let mut stmt = conn
+            .prepare(sql)
+            .unwrap_or_else(|e| panic!("example query does not prepare: {e}\n{sql}"));
         let cols = stmt.column_count();
         let mut rows = stmt.query([]).unwrap();
         let mut n = 0;
-        while let Some(row) = rows.next().unwrap_or_else(|e| panic!("example query fails: {e}\n{sql}")) {
+        while let Some(row) = rows
+            .next()
+            .unwrap_or_else(|e| panic!("example query fails: {e}\n{sql}"))
+        {
             for i in 0..cols {
                 let _: rusqlite::types::Value = row.get(i).unwrap();
             }
             n += 1;
         }
         // Queries about content the seeds provide must find it.
-        if sql.contains("latest_articles") || sql.contains("safe havens") || sql.contains("GROUP BY f.id ORDER BY articles") {
+        if sql.contains("latest_articles")
+            || sql.contains("safe havens")
+            || sql.contains("GROUP BY f.id ORDER BY articles")
+        {
             assert!(n > 0, "example query found nothing:\n{sql}");
         }
     }
@@ -67,10 +78,17 @@ fn every_table_and_view_is_documented() {
                AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'articles_fts_%' AND name != 'schema_migrations'",
         )
         .unwrap();
-    let names: Vec<String> = stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    let names: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
     assert!(names.len() >= 10);
     for name in names {
-        assert!(doc.contains(&format!("`{name}`")), "docs/schema.md does not document `{name}`");
+        assert!(
+            doc.contains(&format!("`{name}`")),
+            "docs/schema.md does not document `{name}`"
+        );
         let cols: Vec<String> = conn
             .prepare(&format!("SELECT name FROM pragma_table_info('{name}')"))
             .unwrap()
@@ -79,7 +97,10 @@ fn every_table_and_view_is_documented() {
             .map(Result::unwrap)
             .collect();
         for col in cols {
-            assert!(doc.contains(&format!("`{col}`")), "docs/schema.md does not document column `{col}` of `{name}`");
+            assert!(
+                doc.contains(&format!("`{col}`")),
+                "docs/schema.md does not document column `{col}` of `{name}`"
+            );
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 use crate::ingest::{read_path, LocalItem};
-use crate::pipeline::prepare;
+use crate::pipeline::Tagger;
 use crate::store::write::{NewItem, Source};
 use crate::store::writer::Writer;
 use std::path::PathBuf;
@@ -20,6 +20,7 @@ struct Summary {
 
 pub fn run(config: &Config, files: &[PathBuf], json: bool) -> anyhow::Result<u8> {
     let (writer, writer_thread) = Writer::start(&config.store.path, config.store.busy_timeout)?;
+    let tagger = Tagger::default();
     let mut summary = Summary::default();
     let mut report = |summary: &mut Summary, msg: String| {
         eprintln!("error: {msg}");
@@ -54,7 +55,7 @@ pub fn run(config: &Config, files: &[PathBuf], json: bool) -> anyhow::Result<u8>
                 }
             };
             summary.records += 1;
-            match prepare(raw, guid) {
+            match tagger.prepare(raw, guid) {
                 Ok(new) => pending.push((
                     Source::Local {
                         name: source,

@@ -1,6 +1,7 @@
 //! The command line (SPEC section 8). `main.rs` parses it and maps the result to an exit code:
 //! 0 ok, 1 runtime failure, 2 bad usage or config.
 
+mod feed;
 mod ingest;
 mod output;
 mod query;
@@ -60,6 +61,11 @@ pub enum Command {
     Status,
     /// Validate the config (and the files it names) without touching anything.
     CheckConfig,
+    /// Manage subscriptions.
+    Feed {
+        #[command(subcommand)]
+        command: feed::FeedCommand,
+    },
     /// Database maintenance.
     Db {
         #[command(subcommand)]
@@ -106,6 +112,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             };
             query::search(&config, &q, cli.json)
         }
+        Command::Feed { command } => feed::run(&config, command, cli.json),
         Command::Show { id } => query::show(&config, id, cli.json),
         Command::Status => query::status(&config, cli.json),
         Command::CheckConfig => {

@@ -5,6 +5,7 @@
 //! SQL for the schema lives in `migrations/`; SQL for queries lives next to the code that runs
 //! it, in this module's files.
 
+pub mod feeds;
 pub mod migrate;
 pub mod read;
 pub mod write;

@@ -121,9 +121,29 @@ impl WriterState {
         source: &Source,
         items: &[NewItem],
     ) -> Result<BatchOutcome, StoreError> {
+        self.store_with_retry(source, items, None)
+    }
+
+    /// Store a feed poll's items and its `fetches` row and feed state in one transaction, so
+    /// the feed's new ETag is never committed without the items it covers.
+    pub fn store_poll(
+        &mut self,
+        feed_id: i64,
+        items: &[NewItem],
+        poll: &mut super::feeds::PollRecord,
+    ) -> Result<BatchOutcome, StoreError> {
+        self.store_with_retry(&Source::Feed(feed_id), items, Some(poll))
+    }
+
+    fn store_with_retry(
+        &mut self,
+        source: &Source,
+        items: &[NewItem],
+        mut poll: Option<&mut super::feeds::PollRecord>,
+    ) -> Result<BatchOutcome, StoreError> {
         let mut attempt = 1;
         loop {
-            match self.try_store_batch(source, items) {
+            match self.try_store_batch(source, items, poll.as_deref_mut()) {
                 Ok(outcome) => return Ok(outcome),
                 Err(e) => {
                     self.tag_ids.clear();
@@ -142,6 +162,7 @@ impl WriterState {
         &mut self,
         source: &Source,
         items: &[NewItem],
+        poll: Option<&mut super::feeds::PollRecord>,
     ) -> Result<BatchOutcome, StoreError> {
         let tx = self.conn.transaction()?;
         let feed_id = match source {
@@ -155,6 +176,10 @@ impl WriterState {
         for item in items {
             let result = store_item(&tx, &mut self.tag_ids, feed_id, item, &now)?;
             outcome.items.push(result);
+        }
+        if let Some(poll) = poll {
+            poll.new_items = outcome.new_count();
+            super::feeds::record_poll(&tx, feed_id, poll)?;
         }
         tx.commit()?;
         Ok(outcome)

@@ -1,0 +1,187 @@
+//! `newsdesk feed add|list|remove|enable|disable|import|export`.
+
+use super::output::{cut, table};
+use super::UsageError;
+use crate::config::Config;
+use crate::store::feeds::{self, AddOutcome};
+use clap::Subcommand;
+use std::path::PathBuf;
+
+#[derive(Debug, Subcommand)]
+pub enum FeedCommand {
+    /// Subscribe to a feed.
+    Add {
+        url: String,
+        #[arg(long)]
+        title: Option<String>,
+        /// Fixed poll interval for this feed ("15m"); default: adaptive.
+        #[arg(long)]
+        interval: Option<String>,
+    },
+    /// List feeds with their state and last error.
+    List,
+    /// Unsubscribe (the articles stay).
+    Remove { feed: String },
+    /// Resume polling a feed (also after 410 Gone).
+    Enable { feed: String },
+    /// Stop polling a feed.
+    Disable { feed: String },
+    /// Subscribe to every feed of an OPML file.
+    Import { file: PathBuf },
+    /// Write the subscriptions as OPML (to stdout, or --output FILE).
+    Export {
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+pub fn run(config: &Config, cmd: FeedCommand, json: bool) -> anyhow::Result<u8> {
+    let conn = crate::store::open_write(&config.store.path, config.store.busy_timeout)?;
+    let find = |key: &str| -> anyhow::Result<feeds::FeedRow> {
+        feeds::find(&conn, key)?
+            .ok_or_else(|| UsageError(format!("no feed with id or URL `{key}`")).into())
+    };
+    match cmd {
+        FeedCommand::Add {
+            url,
+            title,
+            interval,
+        } => {
+            let parsed = url::Url::parse(&url)
+                .map_err(|e| UsageError(format!("`{url}` is not a URL: {e}")))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(UsageError(format!("`{url}`: only http and https feeds")).into());
+            }
+            let interval = interval
+                .as_deref()
+                .map(crate::config::parse_duration)
+                .transpose()
+                .map_err(|e| UsageError(format!("--interval: {e}")))?
+                .map(|d| d.as_secs() as i64);
+            let outcome = feeds::add(&conn, parsed.as_str(), title.as_deref(), interval, "cli")?;
+            let (id, added) = match outcome {
+                AddOutcome::Added(id) => (id, true),
+                AddOutcome::Exists(id) => (id, false),
+            };
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"id": id, "url": parsed.as_str(), "added": added})
+                );
+            } else if added {
+                println!("added feed {id}: {parsed}");
+            } else {
+                println!("feed {id} already subscribed: {parsed}");
+            }
+            Ok(0)
+        }
+        FeedCommand::List => {
+            let list = feeds::list(&conn)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+                return Ok(0);
+            }
+            let rows: Vec<Vec<String>> = list
+                .iter()
+                .map(|f| {
+                    let state = if !f.enabled {
+                        format!(
+                            "disabled: {}",
+                            f.disabled_reason.as_deref().unwrap_or("by user")
+                        )
+                    } else if f.consecutive_errors > 0 {
+                        format!(
+                            "failing x{}: {}",
+                            f.consecutive_errors,
+                            f.last_error.as_deref().unwrap_or("?")
+                        )
+                    } else if f.last_polled_at.is_some() {
+                        "ok".into()
+                    } else {
+                        "new".into()
+                    };
+                    vec![
+                        f.id.to_string(),
+                        f.articles.to_string(),
+                        f.last_polled_at.clone().unwrap_or_else(|| "never".into()),
+                        cut(f.title.as_deref().unwrap_or(&f.url), 30),
+                        format!("{}  [{}]", f.url, state),
+                    ]
+                })
+                .collect();
+            table(
+                &["ID", "ARTICLES", "LAST POLL", "TITLE", "URL  [STATE]"],
+                &rows,
+            );
+            Ok(0)
+        }
+        FeedCommand::Remove { feed } => {
+            let f = find(&feed)?;
+            feeds::remove(&conn, f.id)?;
+            println!("removed feed {}: {}", f.id, f.url);
+            Ok(0)
+        }
+        FeedCommand::Enable { feed } => {
+            let f = find(&feed)?;
+            feeds::set_enabled(&conn, f.id, true, None)?;
+            println!("enabled feed {}: {}", f.id, f.url);
+            Ok(0)
+        }
+        FeedCommand::Disable { feed } => {
+            let f = find(&feed)?;
+            feeds::set_enabled(&conn, f.id, false, Some("disabled by user"))?;
+            println!("disabled feed {}: {}", f.id, f.url);
+            Ok(0)
+        }
+        FeedCommand::Import { file } => {
+            let xml = std::fs::read_to_string(&file)
+                .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", file.display()))?;
+            let (list, skipped) = crate::opml::import(&xml)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let (mut added, mut existing) = (0, 0);
+            for f in &list {
+                match feeds::add(&conn, f.url.as_str(), f.title.as_deref(), None, "opml")? {
+                    AddOutcome::Added(_) => added += 1,
+                    AddOutcome::Exists(_) => existing += 1,
+                }
+            }
+            for s in &skipped {
+                eprintln!(
+                    "warning: {}: skipped outline with unusable xmlUrl `{s}`",
+                    file.display()
+                );
+            }
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"added": added, "existing": existing, "skipped": skipped})
+                );
+            } else {
+                println!(
+                    "{added} feeds added, {existing} already subscribed, {} skipped",
+                    skipped.len()
+                );
+            }
+            Ok(0)
+        }
+        FeedCommand::Export { output } => {
+            let list: Vec<crate::opml::OpmlFeed> = feeds::list(&conn)?
+                .into_iter()
+                .filter_map(|f| {
+                    Some(crate::opml::OpmlFeed {
+                        url: url::Url::parse(&f.url).ok()?,
+                        title: f.title,
+                        site_url: f.site_url,
+                    })
+                })
+                .collect();
+            let xml = crate::opml::export(&list)?;
+            match output {
+                Some(path) => std::fs::write(&path, xml)
+                    .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", path.display()))?,
+                None => println!("{xml}"),
+            }
+            Ok(0)
+        }
+    }
+}

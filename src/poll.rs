@@ -1,0 +1,183 @@
+//! One poll of one feed, start to finish: conditional GET, parse, normalize and tag (on a
+//! blocking thread), then the items, the `fetches` row and the feed's new state committed in
+//! one transaction by the writer. Whatever happens, the poll ends recorded and scheduled.
+
+use crate::fetch::{FetchError, FetchRequest, Fetcher};
+use crate::parse::parse_feed;
+use crate::pipeline::Tagger;
+use crate::schedule::{self, Hints, Outcome, ScheduleConfig};
+use crate::store::feeds::{FeedRow, PollRecord};
+use crate::store::write::NewItem;
+use crate::store::writer::Writer;
+use crate::store::{ts, StoreError};
+use chrono::Utc;
+use std::time::{Duration, Instant};
+use url::Url;
+
+/// Everything a poll needs; cheap to clone into each poll task.
+#[derive(Clone)]
+pub struct PollContext {
+    pub fetcher: Fetcher,
+    pub writer: Writer,
+    pub tagger: Tagger,
+    pub schedule: ScheduleConfig,
+    pub max_items: usize,
+}
+
+/// What a poll did, for logs, counters and `poll --once`'s exit code.
+#[derive(Debug, Clone, Default)]
+pub struct PollSummary {
+    pub feed_id: i64,
+    pub url: String,
+    pub status: Option<u16>,
+    pub outcome: &'static str,
+    pub items: usize,
+    pub new: usize,
+    pub repeats: usize,
+    pub revised: usize,
+    pub bytes: u64,
+    pub duration: Duration,
+    pub error_kind: Option<String>,
+    pub error: Option<String>,
+    pub moved_to: Option<String>,
+    pub gone: bool,
+}
+
+impl PollSummary {
+    pub fn failed(&self) -> bool {
+        self.outcome == "error"
+    }
+}
+
+/// Items whose text could not be normalized are skipped (and counted); they cannot be stored.
+fn prepare_items(tagger: &Tagger, items: Vec<crate::model::RawArticle>, feed: &str) -> Vec<NewItem> {
+    let mut out = Vec::with_capacity(items.len());
+    for raw in items {
+        let guid = raw.guid.clone().unwrap_or_default();
+        match tagger.prepare(raw, guid) {
+            Ok(item) if !item.guid.is_empty() => out.push(item),
+            Ok(mut item) => {
+                // No identity from the parser: fall back to the canonical URL, else the title.
+                item.guid = item.article.canonical_url.clone().unwrap_or_else(|| item.article.title.clone());
+                out.push(item)
+            }
+            Err(e) => tracing::debug!(feed, error = %e, "feed item skipped"),
+        }
+    }
+    out
+}
+
+pub async fn poll_feed(ctx: &PollContext, feed: &FeedRow) -> PollSummary {
+    let started = Utc::now();
+    let clock = Instant::now();
+    let mut summary = PollSummary { feed_id: feed.id, url: feed.url.clone(), ..Default::default() };
+    let mut record = PollRecord { started_at: ts(started), ..Default::default() };
+    let override_interval = feed.interval_secs.map(|s| Duration::from_secs(s.max(0) as u64));
+    let current_interval = feed
+        .current_interval_secs
+        .map(|s| Duration::from_secs(s.max(0) as u64))
+        .or(override_interval)
+        .unwrap_or(ctx.schedule.default_interval);
+
+    let result: Result<(Vec<NewItem>, Duration, Hints), (String, String, Hints)> = async {
+        let url = Url::parse(&feed.url)
+            .map_err(|e| ("config".to_string(), format!("bad feed URL: {e}"), Hints::default()))?;
+        let req = FetchRequest { url, etag: feed.etag.clone(), last_modified: feed.last_modified.clone() };
+        let resp = ctx.fetcher.fetch(&req).await.map_err(|e: FetchError| {
+            record.status = e.status();
+            let hints = Hints { retry_after: e.retry_after(), ..Default::default() };
+            if e.is_gone() {
+                record.gone = Some(format!("410 Gone at {}", ts(Utc::now())));
+            }
+            (e.kind().to_string(), e.to_string(), hints)
+        })?;
+        record.status = Some(resp.status);
+        record.bytes = resp.bytes;
+        if let Some(moved) = &resp.permanent_redirect {
+            record.moved_to = Some(moved.to_string());
+        }
+        let hints = Hints { ttl: None, max_age: resp.max_age, retry_after: resp.retry_after };
+        if resp.not_modified {
+            return Ok((Vec::new(), current_interval, hints));
+        }
+        record.etag = resp.etag.clone();
+        record.last_modified = resp.last_modified.clone();
+        let tagger = ctx.tagger.clone();
+        let max_items = ctx.max_items;
+        let feed_url = resp.final_url.clone();
+        let schedule = ctx.schedule.clone();
+        let (parsed, items, interval) = tokio::task::spawn_blocking(move || {
+            let parsed = parse_feed(&resp.body, resp.content_type.as_deref(), &feed_url, max_items)?;
+            let times: Vec<_> = parsed.items.iter().filter_map(|i| i.published.or(i.updated)).collect();
+            let interval = schedule::adaptive_interval(&schedule, Utc::now(), &times, override_interval);
+            let meta = (parsed.title.clone(), parsed.site_url.clone(), parsed.ttl, parsed.items.len());
+            let items = prepare_items(&tagger, parsed.items, feed_url.as_str());
+            Ok::<_, crate::parse::ParseError>((meta, items, interval))
+        })
+        .await
+        .map_err(|e| ("internal".to_string(), format!("parser task failed: {e}"), hints))?
+        .map_err(|e| ("parse".to_string(), e.to_string(), hints))?;
+        let (title, site_url, ttl, count) = parsed;
+        record.title = title;
+        record.site_url = site_url.map(|u| u.to_string());
+        summary.items = count;
+        Ok((items, interval, Hints { ttl, ..hints }))
+    }
+    .await;
+
+    let now = Utc::now();
+    record.duration_ms = clock.elapsed().as_millis() as i64;
+    let (items, sched_outcome) = match result {
+        Ok((items, interval, hints)) => {
+            record.outcome = if record.status == Some(304) { "not_modified" } else { "ok" };
+            record.current_interval_secs = interval.as_secs() as i64;
+            (items, Outcome::Success { interval, hints })
+        }
+        Err((kind, message, hints)) => {
+            record.outcome = "error";
+            record.error_kind = Some(kind);
+            record.error = Some(message);
+            record.current_interval_secs = current_interval.as_secs() as i64;
+            let consecutive_errors = (feed.consecutive_errors.max(0) as u32).saturating_add(1);
+            (Vec::new(), Outcome::Failure { consecutive_errors, hints })
+        }
+    };
+    record.items = summary.items;
+    record.next_poll_at = ts(schedule::next_poll_at(&ctx.schedule, now, &sched_outcome, schedule::jitter_unit()));
+
+    summary.status = record.status;
+    summary.outcome = record.outcome;
+    summary.bytes = record.bytes;
+    summary.error_kind = record.error_kind.clone();
+    summary.error = record.error.clone();
+    summary.moved_to = record.moved_to.clone();
+    summary.gone = record.gone.is_some();
+
+    let feed_id = feed.id;
+    let stored = ctx
+        .writer
+        .call(move |w| {
+            let mut record = record;
+            w.store_poll(feed_id, &items, &mut record)
+        })
+        .await
+        .and_then(|r| r);
+    match stored {
+        Ok(outcome) => {
+            summary.new = outcome.new_count();
+            summary.repeats = outcome.repeat_count();
+            summary.revised = outcome.revised_count();
+        }
+        Err(e) => store_failed(&mut summary, e),
+    }
+    summary.duration = clock.elapsed();
+    summary
+}
+
+/// The poll's items and record could not be committed: the feed keeps its old ETag and
+/// schedule, so the next pass fetches the same items again; the failure is reported.
+fn store_failed(summary: &mut PollSummary, e: StoreError) {
+    summary.outcome = "error";
+    summary.error_kind = Some("store".into());
+    summary.error = Some(format!("not stored: {e}"));
+}
