@@ -15,6 +15,10 @@ impl Tagger {
     /// Normalize and tag one raw article.
     pub fn prepare(&self, raw: RawArticle, guid: String) -> Result<NewItem, NormalizeError> {
         let article = normalize(raw)?;
-        Ok(NewItem { article, guid, tags: None })
+        Ok(NewItem {
+            article,
+            guid,
+            tags: None,
+        })
     }
 }

@@ -24,11 +24,17 @@ pub struct SpoolReport {
 #[derive(Debug, thiserror::Error)]
 pub enum SpoolError {
     #[error("spool folder {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SpoolError + '_ {
-    move |source| SpoolError::Io { path: path.to_path_buf(), source }
+    move |source| SpoolError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Files ready to take: complete by name and settled for `settle`.
@@ -38,14 +44,22 @@ fn ready_files(dir: &Path, settle: Duration) -> Result<Vec<PathBuf>, SpoolError>
     for entry in std::fs::read_dir(dir).map_err(io(dir))? {
         let entry = entry.map_err(io(dir))?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || name.ends_with(".tmp") || name.ends_with(".part") || name.ends_with(".error") {
+        if name.starts_with('.')
+            || name.ends_with(".tmp")
+            || name.ends_with(".part")
+            || name.ends_with(".error")
+        {
             continue;
         }
         let Ok(meta) = entry.metadata() else { continue };
         if !meta.is_file() {
             continue;
         }
-        let age = meta.modified().ok().and_then(|m| now.duration_since(m).ok()).unwrap_or_default();
+        let age = meta
+            .modified()
+            .ok()
+            .and_then(|m| now.duration_since(m).ok())
+            .unwrap_or_default();
         if age >= settle {
             files.push(entry.path());
         }
@@ -57,7 +71,10 @@ fn ready_files(dir: &Path, settle: Duration) -> Result<Vec<PathBuf>, SpoolError>
 /// Move `file` into `dir/sub/`, never overwriting an earlier file of the same name.
 fn move_into(file: &Path, sub: &Path) -> Result<PathBuf, SpoolError> {
     std::fs::create_dir_all(sub).map_err(io(sub))?;
-    let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let mut target = sub.join(&name);
     let mut n = 1;
     while target.exists() {
@@ -96,9 +113,15 @@ pub fn scan_once(
             Err(e) => errors.push(e.to_string()),
         }
         if !items.is_empty() {
-            let source = Source::Local { name: "spool".into(), title: "Spool folder".into() };
+            let source = Source::Local {
+                name: "spool".into(),
+                title: "Spool folder".into(),
+            };
             let batch = std::mem::take(&mut items);
-            match writer.call_blocking(move |w| w.store_batch(&source, &batch)).and_then(|r| r) {
+            match writer
+                .call_blocking(move |w| w.store_batch(&source, &batch))
+                .and_then(|r| r)
+            {
                 Ok(outcome) => report.articles_new += outcome.new_count(),
                 Err(e) => {
                     tracing::warn!(file = %file.display(), error = %e, "spool file not stored; will retry");
