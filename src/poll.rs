@@ -86,10 +86,10 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedRow) -> PollSummary {
         let resp = ctx.fetcher.fetch(&req).await.map_err(|e: FetchError| {
             record.status = e.status();
             let hints = Hints { retry_after: e.retry_after(), ..Default::default() };
-            if e.is_gone() {
+            if e.kind() == crate::fetch::FetchErrorKind::Gone {
                 record.gone = Some(format!("410 Gone at {}", ts(Utc::now())));
             }
-            (e.kind().to_string(), e.to_string(), hints)
+            (e.kind().as_str().to_string(), e.to_string(), hints)
         })?;
         record.status = Some(resp.status);
         record.bytes = resp.bytes;

@@ -1,6 +1,7 @@
 //! The command line (SPEC section 8). `main.rs` parses it and maps the result to an exit code:
 //! 0 ok, 1 runtime failure, 2 bad usage or config.
 
+mod daemon;
 mod feed;
 mod ingest;
 mod output;
@@ -29,6 +30,17 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the daemon: poll feeds as they come due, scan the spool, until SIGTERM/SIGINT.
+    Run,
+    /// Poll feeds once and exit (for cron, tests and benchmarks); exit 1 if any feed failed.
+    Poll {
+        /// One pass over the due feeds (the only mode; required for clarity in scripts).
+        #[arg(long, required = true)]
+        once: bool,
+        /// Poll every enabled feed, due or not.
+        #[arg(long)]
+        all: bool,
+    },
     /// Ingest article files: plain text, HTML, a JSON object, or JSON Lines records ("-" reads stdin).
     Ingest {
         #[arg(required = true, value_name = "FILE")]
@@ -90,6 +102,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     let config = Config::load(&path)?;
     crate::logging::init(&config.log)?;
     match cli.command {
+        Command::Run => daemon::run(config),
+        Command::Poll { once: _, all } => daemon::poll_once(config, all, cli.json),
         Command::Ingest { files } => ingest::run(&config, &files, cli.json),
         Command::Search {
             query,

@@ -2,6 +2,8 @@
 //! config, and running the real binary.
 #![allow(dead_code)]
 
+pub mod feed_server;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

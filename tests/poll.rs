@@ -1,0 +1,217 @@
+//! Polling end to end through the real binary against a feed server in the test process on
+//! 127.0.0.1: the 40 corpus feeds, conditional GET, new items, and every kind of bad feed.
+
+mod common;
+use common::feed_server::FeedServer;
+use common::{corpus, Sandbox};
+use std::collections::HashMap;
+
+/// SOURCES.md's "items" column, per feed file.
+fn expected_items() -> HashMap<String, usize> {
+    let text = std::fs::read_to_string(corpus().join("SOURCES.md")).unwrap();
+    let mut out = HashMap::new();
+    for line in text.lines().filter(|l| l.starts_with("| ")) {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        if cells.len() > 5 && (cells[1].ends_with(".xml") || cells[1].ends_with(".rdf") || cells[1].ends_with(".json")) {
+            if let Ok(n) = cells[4].parse() {
+                out.insert(cells[1].to_string(), n);
+            }
+        }
+    }
+    assert_eq!(out.len(), 40, "SOURCES.md lists the 40 feeds");
+    out
+}
+
+fn feeds_config(server: &FeedServer, paths: &[String]) -> String {
+    let mut cfg = String::from(
+        "[fetch]\nallow_private_addresses = true\ntimeout = \"5s\"\nper_host_min_gap = \"0s\"\nper_host_concurrency = 8\n\n",
+    );
+    for p in paths {
+        cfg.push_str(&format!("[[feeds]]\nurl = \"{}\"\n\n", server.url(p)));
+    }
+    cfg
+}
+
+fn rss(items: &[(&str, &str)]) -> String {
+    let mut s = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss version=\"2.0\"><channel><title>Test wire</title>\
+         <link>https://wire.example/</link>",
+    );
+    for (guid, title) in items {
+        s.push_str(&format!(
+            "<item><guid>{guid}</guid><title>{title}</title><link>https://wire.example/{guid}</link>\
+             <description>Report number {guid}: {title}, with enough words to be a distinct article body.</description>\
+             <pubDate>Wed, 18 Feb 2026 07:00:00 GMT</pubDate></item>"
+        ));
+    }
+    s.push_str("</channel></rss>");
+    s
+}
+
+#[test]
+fn corpus_feeds_poll_end_to_end() {
+    let server = FeedServer::start();
+    let expected = expected_items();
+    let mut names: Vec<String> = expected.keys().cloned().collect();
+    names.sort();
+    for name in &names {
+        let body = std::fs::read(corpus().join("feeds").join(name)).unwrap();
+        let ctype = if name.ends_with(".json") { "application/feed+json" } else { "application/xml" };
+        server.doc(&format!("/feeds/{name}"), body, ctype);
+    }
+    let paths: Vec<String> = names.iter().map(|n| format!("/feeds/{n}")).collect();
+    let sb = Sandbox::with_config(&feeds_config(&server, &paths));
+
+    // First pass: the malformed feed fails, so the exit code is 1, but everything else is stored.
+    let out = sb.run(&["--json", "poll", "--once", "--all"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["feeds"], 40);
+    assert_eq!(report["failed"], 1, "only the malformed feed fails: {report}");
+
+    let conn = sb.sql();
+    let mut total = 0;
+    for name in &names {
+        let url = server.url(&format!("/feeds/{name}"));
+        let (sightings, outcome, error): (usize, String, Option<String>) = conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM sightings s WHERE s.feed_id = f.id),
+                        (SELECT outcome FROM fetches x WHERE x.feed_id = f.id), f.last_error
+                   FROM feeds f WHERE f.url = ?1",
+                [&url],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        if name.contains("malformed") {
+            assert_eq!(outcome, "error");
+            assert!(error.is_some());
+            continue;
+        }
+        assert_eq!(outcome, "ok", "{name}: {error:?}");
+        // Every item is stored and sighted once; a feed listing one item twice gives one.
+        let want = expected[name];
+        assert!(sightings <= want && sightings + 2 >= want && sightings > 0, "{name}: {sightings} sightings, {want} items");
+        total += sightings;
+    }
+    assert!(total >= 1150, "{total} items stored");
+
+    // No mojibake from the legacy-charset feeds; relative links made absolute.
+    let text_of = |feed: &str| -> String {
+        let url = server.url(&format!("/feeds/{feed}"));
+        conn.query_row(
+            "SELECT group_concat(a.title || ' ' || a.body_text, ' ') FROM articles a JOIN sightings s ON s.article_id = a.id
+               JOIN feeds f ON f.id = s.feed_id WHERE f.url = ?1",
+            [url],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let ru = text_of("oren-ru-rss2-windows1251.xml");
+    assert!(ru.chars().filter(|c| ('а'..='я').contains(c)).count() > 100, "Cyrillic text expected: {}", &ru[..200.min(ru.len())]);
+    for feed in ["uol-noticias-rss-noversion-undeclared-latin1.xml", "jn-jornaldenoticias-rss2-iso8859-1-crlf.xml"] {
+        let pt = text_of(feed);
+        assert!(pt.contains('ç') || pt.contains('ã') || pt.contains('é'), "{feed}: accented Portuguese expected");
+        assert!(!pt.contains('\u{fffd}') && !pt.contains("Ã"), "{feed}: mojibake");
+    }
+    let relative: i64 = conn
+        .query_row("SELECT count(*) FROM articles WHERE url IS NOT NULL AND url NOT LIKE 'http%'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(relative, 0);
+    let articles_before: i64 = conn.query_row("SELECT count(*) FROM articles", [], |r| r.get(0)).unwrap();
+
+    // Second pass: all 304, nothing new.
+    let out = sb.run(&["--json", "poll", "--once", "--all"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["new"], 0, "{report}");
+    let not_modified: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM fetches WHERE outcome = 'not_modified' AND status = 304",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(not_modified, 39);
+    let articles_after: i64 = conn.query_row("SELECT count(*) FROM articles", [], |r| r.get(0)).unwrap();
+    assert_eq!(articles_before, articles_after);
+}
+
+#[test]
+fn a_feed_that_gains_three_items_yields_three_articles() {
+    let server = FeedServer::start();
+    let base: Vec<(String, String)> =
+        (1..=10).map(|i| (format!("w{i}"), format!("Envoys meet for round {i} of border talks"))).collect();
+    let as_refs = |v: &[(String, String)]| v.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect::<Vec<_>>();
+    server.doc("/wire.xml", rss(&as_refs(&base)), "application/rss+xml");
+    let sb = Sandbox::with_config(&feeds_config(&server, &["/wire.xml".into()]));
+    sb.run_ok(&["poll", "--once", "--all"]);
+    assert_eq!(sb.count("SELECT count(*) FROM articles"), 10);
+
+    let mut more = vec![
+        ("n1".to_string(), "Sanctions widened after missile test".to_string()),
+        ("n2".to_string(), "Ministers sign trade accord in Geneva".to_string()),
+        ("n3".to_string(), "Peacekeepers deployed to the border zone".to_string()),
+    ];
+    more.extend(base.clone());
+    server.doc("/wire.xml", rss(&as_refs(&more)), "application/rss+xml");
+    let out = sb.run_ok(&["--json", "poll", "--once", "--all"]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["new"], 3, "{report}");
+    assert_eq!(sb.count("SELECT count(*) FROM articles"), 13);
+    assert_eq!(sb.count("SELECT new_items FROM fetches ORDER BY id DESC LIMIT 1"), 3);
+    // Due-only polling: nothing is due right after a poll.
+    let out = sb.run_ok(&["--json", "poll", "--once"]);
+    assert!(out.contains("\"feeds\":0"), "{out}");
+}
+
+#[test]
+fn bad_feeds_are_recorded_and_do_not_disturb_the_others() {
+    let server = FeedServer::start();
+    let malformed = std::fs::read(corpus().join("feeds/dylanharris-blog-malformed-rss-prefixed.xml")).unwrap();
+    server.doc("/good.xml", rss(&[("g1", "Talks resume"), ("g2", "Summit planned")]), "application/rss+xml");
+    server.doc("/malformed.xml", malformed, "application/xml");
+    server.doc("/page.html", "<!DOCTYPE html><html><body><h1>Not a feed</h1></body></html>", "text/html");
+    server.doc("/empty.xml", "", "application/xml");
+    server.status("/error.xml", 500, &[]);
+    server.status("/gone.xml", 410, &[]);
+    server.status("/busy.xml", 429, &[("retry-after", "7200")]);
+    server.status("/loop.xml", 301, &[("location", "/loop.xml")]);
+    server.status("/old.xml", 301, &[("location", "/good2.xml")]);
+    server.doc("/good2.xml", rss(&[("m1", "Moved feed item")]), "application/rss+xml");
+    let paths: Vec<String> = ["/good.xml", "/malformed.xml", "/page.html", "/empty.xml", "/error.xml", "/gone.xml", "/busy.xml", "/loop.xml", "/old.xml"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let sb = Sandbox::with_config(&feeds_config(&server, &paths));
+    let out = sb.run(&["--json", "poll", "--once", "--all"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["failed"], 7, "{report}");
+    assert_eq!(sb.count("SELECT count(*) FROM articles"), 3, "good feeds stored");
+
+    let conn = sb.sql();
+    let state = |path: &str| -> (String, Option<String>, i64, bool, Option<String>) {
+        conn.query_row(
+            "SELECT x.outcome, x.error_kind, f.consecutive_errors, f.enabled, f.next_poll_at
+               FROM feeds f JOIN fetches x ON x.feed_id = f.id WHERE f.url = ?1 OR f.id = (
+                    SELECT feed_id FROM feed_url_history WHERE old_url = ?1)
+              ORDER BY x.id DESC LIMIT 1",
+            [server.url(path)],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .unwrap()
+    };
+    for p in ["/malformed.xml", "/page.html", "/empty.xml", "/error.xml", "/busy.xml", "/loop.xml"] {
+        let (outcome, kind, errors, enabled, _) = state(p);
+        assert_eq!((outcome.as_str(), errors, enabled), ("error", 1, true), "{p}: {kind:?}");
+    }
+    assert_eq!(state("/page.html").1.as_deref(), Some("parse"));
+    assert_eq!(state("/loop.xml").1.as_deref(), Some("redirect"));
+    // 410 disables the feed; 301 moves it; 429 pushes the next poll past Retry-After.
+    assert!(!state("/gone.xml").3);
+    let moved: String = conn.query_row("SELECT new_url FROM feed_url_history", [], |r| r.get(0)).unwrap();
+    assert_eq!(moved, server.url("/good2.xml"));
+    let next_busy = state("/busy.xml").4.unwrap();
+    let in_two_hours = chrono::Utc::now() + chrono::Duration::seconds(7000);
+    assert!(next_busy > in_two_hours.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), "{next_busy}");
+}
