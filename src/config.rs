@@ -49,6 +49,8 @@ struct RawConfig {
     #[serde(default)]
     spool: SpoolConfig,
     #[serde(default)]
+    fetch: crate::fetch::FetchConfig,
+    #[serde(default)]
     schedule: crate::schedule::ScheduleConfig,
     #[serde(default)]
     service: ServiceConfig,
@@ -66,6 +68,7 @@ pub struct Config {
     pub taxonomy: TaxonomyConfig,
     pub ingest: IngestConfig,
     pub spool: SpoolConfig,
+    pub fetch: crate::fetch::FetchConfig,
     pub schedule: crate::schedule::ScheduleConfig,
     pub service: ServiceConfig,
     pub feeds: Vec<FeedConfig>,
@@ -171,7 +174,11 @@ pub struct SpoolConfig {
 
 impl Default for SpoolConfig {
     fn default() -> Self {
-        SpoolConfig { dir: None, scan_interval: Duration::from_secs(10), settle: Duration::from_secs(2) }
+        SpoolConfig {
+            dir: None,
+            scan_interval: Duration::from_secs(10),
+            settle: Duration::from_secs(2),
+        }
     }
 }
 
@@ -186,7 +193,9 @@ pub struct ServiceConfig {
 
 impl Default for ServiceConfig {
     fn default() -> Self {
-        ServiceConfig { shutdown_grace: Duration::from_secs(10) }
+        ServiceConfig {
+            shutdown_grace: Duration::from_secs(10),
+        }
     }
 }
 
@@ -288,6 +297,7 @@ impl Config {
             taxonomy,
             ingest: raw.ingest,
             spool: raw.spool,
+            fetch: raw.fetch,
             schedule: raw.schedule,
             service: raw.service,
             feeds,

@@ -30,7 +30,12 @@ fn build(config: &Config) -> anyhow::Result<Parts> {
         move |w| feeds::reconcile(&w.conn, &feeds)
     })??;
     if reconciled != feeds::Reconciled::default() {
-        tracing::info!(added = reconciled.added, updated = reconciled.updated, disabled = reconciled.disabled, "feeds reconciled with the config");
+        tracing::info!(
+            added = reconciled.added,
+            updated = reconciled.updated,
+            disabled = reconciled.disabled,
+            "feeds reconciled with the config"
+        );
     }
     let tagger = Tagger::load(config)?;
     let fetcher = Fetcher::new(&config.fetch)?;
@@ -45,7 +50,10 @@ fn build(config: &Config) -> anyhow::Result<Parts> {
 }
 
 /// Stop the writer (it commits what is queued) and wait for its thread.
-async fn finish(ctx: PollContext, writer_thread: std::thread::JoinHandle<()>) -> anyhow::Result<()> {
+async fn finish(
+    ctx: PollContext,
+    writer_thread: std::thread::JoinHandle<()>,
+) -> anyhow::Result<()> {
     drop(ctx);
     tokio::task::spawn_blocking(move || writer_thread.join())
         .await?
@@ -54,7 +62,10 @@ async fn finish(ctx: PollContext, writer_thread: std::thread::JoinHandle<()>) ->
 
 pub fn log_poll(s: &PollSummary) {
     let ms = s.duration.as_millis() as u64;
-    let status = s.status.map(|c| c.to_string()).unwrap_or_else(|| "-".into());
+    let status = s
+        .status
+        .map(|c| c.to_string())
+        .unwrap_or_else(|| "-".into());
     if s.failed() {
         tracing::warn!(
             feed = %s.url,
@@ -107,11 +118,19 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
 
     let spool = config.spool.dir.clone().map(|dir| {
         let (writer, tagger, token) = (ctx.writer.clone(), ctx.tagger.clone(), shutdown.clone());
-        let (every, settle, max) = (config.spool.scan_interval, config.spool.settle, config.ingest.max_file_bytes);
+        let (every, settle, max) = (
+            config.spool.scan_interval,
+            config.spool.settle,
+            config.ingest.max_file_bytes,
+        );
         tokio::spawn(async move {
             loop {
                 let (d, w, t) = (dir.clone(), writer.clone(), tagger.clone());
-                match tokio::task::spawn_blocking(move || crate::spool::scan_once(&d, &w, &t, settle, max)).await {
+                match tokio::task::spawn_blocking(move || {
+                    crate::spool::scan_once(&d, &w, &t, settle, max)
+                })
+                .await
+                {
                     Ok(Ok(_)) => {}
                     Ok(Err(e)) => tracing::warn!(error = %e, "spool scan failed"),
                     Err(e) => tracing::error!(error = %e, "spool task failed"),
@@ -131,8 +150,10 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             tracing::error!(error = %e, "cannot read the feed schedule");
             Vec::new()
         });
-        for feed in due.into_iter().filter(|f| !in_flight.contains(&f.id)) {
-            in_flight.insert(feed.id);
+        for feed in due {
+            if !in_flight.insert(feed.id) {
+                continue;
+            }
             let ctx = ctx.clone();
             tasks.spawn(async move { poll_feed(&ctx, &feed).await });
         }
@@ -148,7 +169,11 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         }
     }
 
-    tracing::info!(in_flight = tasks.len(), grace_secs = config.service.shutdown_grace.as_secs(), "shutting down: no new polls");
+    tracing::info!(
+        in_flight = tasks.len(),
+        grace_secs = config.service.shutdown_grace.as_secs(),
+        "shutting down: no new polls"
+    );
     let drain = async {
         while let Some(done) = tasks.join_next().await {
             if let Ok(summary) = done {
@@ -156,8 +181,14 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             }
         }
     };
-    if tokio::time::timeout(config.service.shutdown_grace, drain).await.is_err() {
-        tracing::warn!(abandoned = tasks.len(), "grace period over: abandoning polls still in flight; they are re-polled next start");
+    if tokio::time::timeout(config.service.shutdown_grace, drain)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            abandoned = tasks.len(),
+            "grace period over: abandoning polls still in flight; they are re-polled next start"
+        );
         tasks.abort_all();
     }
     if let Some(spool) = spool {

@@ -17,6 +17,8 @@
 
 pub mod cli;
 pub mod config;
+pub mod daemon;
+pub mod fetch;
 pub mod ingest;
 pub mod logging;
 pub mod model;
@@ -24,6 +26,7 @@ pub mod normalize;
 pub mod opml;
 pub mod parse;
 pub mod pipeline;
+pub mod poll;
 pub mod schedule;
 pub mod spool;
 pub mod store;

@@ -50,7 +50,11 @@ impl PollSummary {
 }
 
 /// Items whose text could not be normalized are skipped (and counted); they cannot be stored.
-fn prepare_items(tagger: &Tagger, items: Vec<crate::model::RawArticle>, feed: &str) -> Vec<NewItem> {
+fn prepare_items(
+    tagger: &Tagger,
+    items: Vec<crate::model::RawArticle>,
+    feed: &str,
+) -> Vec<NewItem> {
     let mut out = Vec::with_capacity(items.len());
     for raw in items {
         let guid = raw.guid.clone().unwrap_or_default();
@@ -58,7 +62,11 @@ fn prepare_items(tagger: &Tagger, items: Vec<crate::model::RawArticle>, feed: &s
             Ok(item) if !item.guid.is_empty() => out.push(item),
             Ok(mut item) => {
                 // No identity from the parser: fall back to the canonical URL, else the title.
-                item.guid = item.article.canonical_url.clone().unwrap_or_else(|| item.article.title.clone());
+                item.guid = item
+                    .article
+                    .canonical_url
+                    .clone()
+                    .unwrap_or_else(|| item.article.title.clone());
                 out.push(item)
             }
             Err(e) => tracing::debug!(feed, error = %e, "feed item skipped"),
@@ -70,9 +78,18 @@ fn prepare_items(tagger: &Tagger, items: Vec<crate::model::RawArticle>, feed: &s
 pub async fn poll_feed(ctx: &PollContext, feed: &FeedRow) -> PollSummary {
     let started = Utc::now();
     let clock = Instant::now();
-    let mut summary = PollSummary { feed_id: feed.id, url: feed.url.clone(), ..Default::default() };
-    let mut record = PollRecord { started_at: ts(started), ..Default::default() };
-    let override_interval = feed.interval_secs.map(|s| Duration::from_secs(s.max(0) as u64));
+    let mut summary = PollSummary {
+        feed_id: feed.id,
+        url: feed.url.clone(),
+        ..Default::default()
+    };
+    let mut record = PollRecord {
+        started_at: ts(started),
+        ..Default::default()
+    };
+    let override_interval = feed
+        .interval_secs
+        .map(|s| Duration::from_secs(s.max(0) as u64));
     let current_interval = feed
         .current_interval_secs
         .map(|s| Duration::from_secs(s.max(0) as u64))
@@ -80,12 +97,24 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedRow) -> PollSummary {
         .unwrap_or(ctx.schedule.default_interval);
 
     let result: Result<(Vec<NewItem>, Duration, Hints), (String, String, Hints)> = async {
-        let url = Url::parse(&feed.url)
-            .map_err(|e| ("config".to_string(), format!("bad feed URL: {e}"), Hints::default()))?;
-        let req = FetchRequest { url, etag: feed.etag.clone(), last_modified: feed.last_modified.clone() };
+        let url = Url::parse(&feed.url).map_err(|e| {
+            (
+                "config".to_string(),
+                format!("bad feed URL: {e}"),
+                Hints::default(),
+            )
+        })?;
+        let req = FetchRequest {
+            url,
+            etag: feed.etag.clone(),
+            last_modified: feed.last_modified.clone(),
+        };
         let resp = ctx.fetcher.fetch(&req).await.map_err(|e: FetchError| {
             record.status = e.status();
-            let hints = Hints { retry_after: e.retry_after(), ..Default::default() };
+            let hints = Hints {
+                retry_after: e.retry_after(),
+                ..Default::default()
+            };
             if e.kind() == crate::fetch::FetchErrorKind::Gone {
                 record.gone = Some(format!("410 Gone at {}", ts(Utc::now())));
             }
@@ -96,7 +125,11 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedRow) -> PollSummary {
         if let Some(moved) = &resp.permanent_redirect {
             record.moved_to = Some(moved.to_string());
         }
-        let hints = Hints { ttl: None, max_age: resp.max_age, retry_after: resp.retry_after };
+        let hints = Hints {
+            ttl: None,
+            max_age: resp.max_age,
+            retry_after: resp.retry_after,
+        };
         if resp.not_modified {
             return Ok((Vec::new(), current_interval, hints));
         }
@@ -107,15 +140,36 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedRow) -> PollSummary {
         let feed_url = resp.final_url.clone();
         let schedule = ctx.schedule.clone();
         let (parsed, items, interval) = tokio::task::spawn_blocking(move || {
-            let parsed = parse_feed(&resp.body, resp.content_type.as_deref(), &feed_url, max_items)?;
-            let times: Vec<_> = parsed.items.iter().filter_map(|i| i.published.or(i.updated)).collect();
-            let interval = schedule::adaptive_interval(&schedule, Utc::now(), &times, override_interval);
-            let meta = (parsed.title.clone(), parsed.site_url.clone(), parsed.ttl, parsed.items.len());
+            let parsed = parse_feed(
+                &resp.body,
+                resp.content_type.as_deref(),
+                &feed_url,
+                max_items,
+            )?;
+            let times: Vec<_> = parsed
+                .items
+                .iter()
+                .filter_map(|i| i.published.or(i.updated))
+                .collect();
+            let interval =
+                schedule::adaptive_interval(&schedule, Utc::now(), &times, override_interval);
+            let meta = (
+                parsed.title.clone(),
+                parsed.site_url.clone(),
+                parsed.ttl,
+                parsed.items.len(),
+            );
             let items = prepare_items(&tagger, parsed.items, feed_url.as_str());
             Ok::<_, crate::parse::ParseError>((meta, items, interval))
         })
         .await
-        .map_err(|e| ("internal".to_string(), format!("parser task failed: {e}"), hints))?
+        .map_err(|e| {
+            (
+                "internal".to_string(),
+                format!("parser task failed: {e}"),
+                hints,
+            )
+        })?
         .map_err(|e| ("parse".to_string(), e.to_string(), hints))?;
         let (title, site_url, ttl, count) = parsed;
         record.title = title;
@@ -129,7 +183,11 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedRow) -> PollSummary {
     record.duration_ms = clock.elapsed().as_millis() as i64;
     let (items, sched_outcome) = match result {
         Ok((items, interval, hints)) => {
-            record.outcome = if record.status == Some(304) { "not_modified" } else { "ok" };
+            record.outcome = if record.status == Some(304) {
+                "not_modified"
+            } else {
+                "ok"
+            };
             record.current_interval_secs = interval.as_secs() as i64;
             (items, Outcome::Success { interval, hints })
         }
@@ -139,11 +197,22 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedRow) -> PollSummary {
             record.error = Some(message);
             record.current_interval_secs = current_interval.as_secs() as i64;
             let consecutive_errors = (feed.consecutive_errors.max(0) as u32).saturating_add(1);
-            (Vec::new(), Outcome::Failure { consecutive_errors, hints })
+            (
+                Vec::new(),
+                Outcome::Failure {
+                    consecutive_errors,
+                    hints,
+                },
+            )
         }
     };
     record.items = summary.items;
-    record.next_poll_at = ts(schedule::next_poll_at(&ctx.schedule, now, &sched_outcome, schedule::jitter_unit()));
+    record.next_poll_at = ts(schedule::next_poll_at(
+        &ctx.schedule,
+        now,
+        &sched_outcome,
+        schedule::jitter_unit(),
+    ));
 
     summary.status = record.status;
     summary.outcome = record.outcome;

@@ -12,7 +12,11 @@ fn expected_items() -> HashMap<String, usize> {
     let mut out = HashMap::new();
     for line in text.lines().filter(|l| l.starts_with("| ")) {
         let cells: Vec<&str> = line.split('|').map(str::trim).collect();
-        if cells.len() > 5 && (cells[1].ends_with(".xml") || cells[1].ends_with(".rdf") || cells[1].ends_with(".json")) {
+        if cells.len() > 5
+            && (cells[1].ends_with(".xml")
+                || cells[1].ends_with(".rdf")
+                || cells[1].ends_with(".json"))
+        {
             if let Ok(n) = cells[4].parse() {
                 out.insert(cells[1].to_string(), n);
             }
@@ -56,7 +60,11 @@ fn corpus_feeds_poll_end_to_end() {
     names.sort();
     for name in &names {
         let body = std::fs::read(corpus().join("feeds").join(name)).unwrap();
-        let ctype = if name.ends_with(".json") { "application/feed+json" } else { "application/xml" };
+        let ctype = if name.ends_with(".json") {
+            "application/feed+json"
+        } else {
+            "application/xml"
+        };
         server.doc(&format!("/feeds/{name}"), body, ctype);
     }
     let paths: Vec<String> = names.iter().map(|n| format!("/feeds/{n}")).collect();
@@ -68,7 +76,10 @@ fn corpus_feeds_poll_end_to_end() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["feeds"], 40);
-    assert_eq!(report["failed"], 1, "only the malformed feed fails: {report}");
+    assert_eq!(
+        report["failed"], 1,
+        "only the malformed feed fails: {report}"
+    );
 
     let conn = sb.sql();
     let mut total = 0;
@@ -91,7 +102,10 @@ fn corpus_feeds_poll_end_to_end() {
         assert_eq!(outcome, "ok", "{name}: {error:?}");
         // Every item is stored and sighted once; a feed listing one item twice gives one.
         let want = expected[name];
-        assert!(sightings <= want && sightings + 2 >= want && sightings > 0, "{name}: {sightings} sightings, {want} items");
+        assert!(
+            sightings <= want && sightings + 2 >= want && sightings > 0,
+            "{name}: {sightings} sightings, {want} items"
+        );
         total += sightings;
     }
     assert!(total >= 1150, "{total} items stored");
@@ -108,17 +122,36 @@ fn corpus_feeds_poll_end_to_end() {
         .unwrap()
     };
     let ru = text_of("oren-ru-rss2-windows1251.xml");
-    assert!(ru.chars().filter(|c| ('а'..='я').contains(c)).count() > 100, "Cyrillic text expected: {}", &ru[..200.min(ru.len())]);
-    for feed in ["uol-noticias-rss-noversion-undeclared-latin1.xml", "jn-jornaldenoticias-rss2-iso8859-1-crlf.xml"] {
+    assert!(
+        ru.chars().filter(|c| ('а'..='я').contains(c)).count() > 100,
+        "Cyrillic text expected: {}",
+        &ru[..200.min(ru.len())]
+    );
+    for feed in [
+        "uol-noticias-rss-noversion-undeclared-latin1.xml",
+        "jn-jornaldenoticias-rss2-iso8859-1-crlf.xml",
+    ] {
         let pt = text_of(feed);
-        assert!(pt.contains('ç') || pt.contains('ã') || pt.contains('é'), "{feed}: accented Portuguese expected");
-        assert!(!pt.contains('\u{fffd}') && !pt.contains("Ã"), "{feed}: mojibake");
+        assert!(
+            pt.contains('ç') || pt.contains('ã') || pt.contains('é'),
+            "{feed}: accented Portuguese expected"
+        );
+        assert!(
+            !pt.contains('\u{fffd}') && !pt.contains("Ã"),
+            "{feed}: mojibake"
+        );
     }
     let relative: i64 = conn
-        .query_row("SELECT count(*) FROM articles WHERE url IS NOT NULL AND url NOT LIKE 'http%'", [], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) FROM articles WHERE url IS NOT NULL AND url NOT LIKE 'http%'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(relative, 0);
-    let articles_before: i64 = conn.query_row("SELECT count(*) FROM articles", [], |r| r.get(0)).unwrap();
+    let articles_before: i64 = conn
+        .query_row("SELECT count(*) FROM articles", [], |r| r.get(0))
+        .unwrap();
 
     // Second pass: all 304, nothing new.
     let out = sb.run(&["--json", "poll", "--once", "--all"]);
@@ -132,25 +165,46 @@ fn corpus_feeds_poll_end_to_end() {
         )
         .unwrap();
     assert_eq!(not_modified, 39);
-    let articles_after: i64 = conn.query_row("SELECT count(*) FROM articles", [], |r| r.get(0)).unwrap();
+    let articles_after: i64 = conn
+        .query_row("SELECT count(*) FROM articles", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(articles_before, articles_after);
 }
 
 #[test]
 fn a_feed_that_gains_three_items_yields_three_articles() {
     let server = FeedServer::start();
-    let base: Vec<(String, String)> =
-        (1..=10).map(|i| (format!("w{i}"), format!("Envoys meet for round {i} of border talks"))).collect();
-    let as_refs = |v: &[(String, String)]| v.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect::<Vec<_>>();
+    let base: Vec<(String, String)> = (1..=10)
+        .map(|i| {
+            (
+                format!("w{i}"),
+                format!("Envoys meet for round {i} of border talks"),
+            )
+        })
+        .collect();
+    let as_refs = |v: &[(String, String)]| {
+        v.iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect::<Vec<_>>()
+    };
     server.doc("/wire.xml", rss(&as_refs(&base)), "application/rss+xml");
     let sb = Sandbox::with_config(&feeds_config(&server, &["/wire.xml".into()]));
     sb.run_ok(&["poll", "--once", "--all"]);
     assert_eq!(sb.count("SELECT count(*) FROM articles"), 10);
 
     let mut more = vec![
-        ("n1".to_string(), "Sanctions widened after missile test".to_string()),
-        ("n2".to_string(), "Ministers sign trade accord in Geneva".to_string()),
-        ("n3".to_string(), "Peacekeepers deployed to the border zone".to_string()),
+        (
+            "n1".to_string(),
+            "Sanctions widened after missile test".to_string(),
+        ),
+        (
+            "n2".to_string(),
+            "Ministers sign trade accord in Geneva".to_string(),
+        ),
+        (
+            "n3".to_string(),
+            "Peacekeepers deployed to the border zone".to_string(),
+        ),
     ];
     more.extend(base.clone());
     server.doc("/wire.xml", rss(&as_refs(&more)), "application/rss+xml");
@@ -158,7 +212,10 @@ fn a_feed_that_gains_three_items_yields_three_articles() {
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["new"], 3, "{report}");
     assert_eq!(sb.count("SELECT count(*) FROM articles"), 13);
-    assert_eq!(sb.count("SELECT new_items FROM fetches ORDER BY id DESC LIMIT 1"), 3);
+    assert_eq!(
+        sb.count("SELECT new_items FROM fetches ORDER BY id DESC LIMIT 1"),
+        3
+    );
     // Due-only polling: nothing is due right after a poll.
     let out = sb.run_ok(&["--json", "poll", "--once"]);
     assert!(out.contains("\"feeds\":0"), "{out}");
@@ -167,27 +224,54 @@ fn a_feed_that_gains_three_items_yields_three_articles() {
 #[test]
 fn bad_feeds_are_recorded_and_do_not_disturb_the_others() {
     let server = FeedServer::start();
-    let malformed = std::fs::read(corpus().join("feeds/dylanharris-blog-malformed-rss-prefixed.xml")).unwrap();
-    server.doc("/good.xml", rss(&[("g1", "Talks resume"), ("g2", "Summit planned")]), "application/rss+xml");
+    let malformed =
+        std::fs::read(corpus().join("feeds/dylanharris-blog-malformed-rss-prefixed.xml")).unwrap();
+    server.doc(
+        "/good.xml",
+        rss(&[("g1", "Talks resume"), ("g2", "Summit planned")]),
+        "application/rss+xml",
+    );
     server.doc("/malformed.xml", malformed, "application/xml");
-    server.doc("/page.html", "<!DOCTYPE html><html><body><h1>Not a feed</h1></body></html>", "text/html");
+    server.doc(
+        "/page.html",
+        "<!DOCTYPE html><html><body><h1>Not a feed</h1></body></html>",
+        "text/html",
+    );
     server.doc("/empty.xml", "", "application/xml");
     server.status("/error.xml", 500, &[]);
     server.status("/gone.xml", 410, &[]);
     server.status("/busy.xml", 429, &[("retry-after", "7200")]);
     server.status("/loop.xml", 301, &[("location", "/loop.xml")]);
     server.status("/old.xml", 301, &[("location", "/good2.xml")]);
-    server.doc("/good2.xml", rss(&[("m1", "Moved feed item")]), "application/rss+xml");
-    let paths: Vec<String> = ["/good.xml", "/malformed.xml", "/page.html", "/empty.xml", "/error.xml", "/gone.xml", "/busy.xml", "/loop.xml", "/old.xml"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    server.doc(
+        "/good2.xml",
+        rss(&[("m1", "Moved feed item")]),
+        "application/rss+xml",
+    );
+    let paths: Vec<String> = [
+        "/good.xml",
+        "/malformed.xml",
+        "/page.html",
+        "/empty.xml",
+        "/error.xml",
+        "/gone.xml",
+        "/busy.xml",
+        "/loop.xml",
+        "/old.xml",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     let sb = Sandbox::with_config(&feeds_config(&server, &paths));
     let out = sb.run(&["--json", "poll", "--once", "--all"]);
     assert_eq!(out.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["failed"], 7, "{report}");
-    assert_eq!(sb.count("SELECT count(*) FROM articles"), 3, "good feeds stored");
+    assert_eq!(
+        sb.count("SELECT count(*) FROM articles"),
+        3,
+        "good feeds stored"
+    );
 
     let conn = sb.sql();
     let state = |path: &str| -> (String, Option<String>, i64, bool, Option<String>) {
@@ -201,17 +285,33 @@ fn bad_feeds_are_recorded_and_do_not_disturb_the_others() {
         )
         .unwrap()
     };
-    for p in ["/malformed.xml", "/page.html", "/empty.xml", "/error.xml", "/busy.xml", "/loop.xml"] {
+    for p in [
+        "/malformed.xml",
+        "/page.html",
+        "/empty.xml",
+        "/error.xml",
+        "/busy.xml",
+        "/loop.xml",
+    ] {
         let (outcome, kind, errors, enabled, _) = state(p);
-        assert_eq!((outcome.as_str(), errors, enabled), ("error", 1, true), "{p}: {kind:?}");
+        assert_eq!(
+            (outcome.as_str(), errors, enabled),
+            ("error", 1, true),
+            "{p}: {kind:?}"
+        );
     }
     assert_eq!(state("/page.html").1.as_deref(), Some("parse"));
     assert_eq!(state("/loop.xml").1.as_deref(), Some("redirect"));
     // 410 disables the feed; 301 moves it; 429 pushes the next poll past Retry-After.
     assert!(!state("/gone.xml").3);
-    let moved: String = conn.query_row("SELECT new_url FROM feed_url_history", [], |r| r.get(0)).unwrap();
+    let moved: String = conn
+        .query_row("SELECT new_url FROM feed_url_history", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(moved, server.url("/good2.xml"));
     let next_busy = state("/busy.xml").4.unwrap();
     let in_two_hours = chrono::Utc::now() + chrono::Duration::seconds(7000);
-    assert!(next_busy > in_two_hours.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), "{next_busy}");
+    assert!(
+        next_busy > in_two_hours.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "{next_busy}"
+    );
 }

@@ -4,13 +4,19 @@ use crate::config::Config;
 use tokio_util::sync::CancellationToken;
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("newsdesk").build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("newsdesk")
+        .build()?)
 }
 
 /// SIGTERM and SIGINT cancel `token` (the daemon then stops taking polls and drains).
 async fn stop_on_signals(token: CancellationToken) {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         tracing::error!("cannot install signal handlers; stop newsdesk with SIGKILL");
         return;
     };
@@ -37,7 +43,10 @@ pub fn poll_once(config: Config, all: bool, json: bool) -> anyhow::Result<u8> {
     let summaries = rt.block_on(crate::daemon::poll_once(&config, all))?;
     let failed = summaries.iter().filter(|s| s.failed()).count();
     let new: usize = summaries.iter().map(|s| s.new).sum();
-    let not_modified = summaries.iter().filter(|s| s.outcome == "not_modified").count();
+    let not_modified = summaries
+        .iter()
+        .filter(|s| s.outcome == "not_modified")
+        .count();
     if json {
         let rows: Vec<serde_json::Value> = summaries
             .iter()
@@ -50,7 +59,10 @@ pub fn poll_once(config: Config, all: bool, json: bool) -> anyhow::Result<u8> {
                 })
             })
             .collect();
-        println!("{}", serde_json::json!({"feeds": summaries.len(), "new": new, "failed": failed, "polls": rows}));
+        println!(
+            "{}",
+            serde_json::json!({"feeds": summaries.len(), "new": new, "failed": failed, "polls": rows})
+        );
     } else {
         println!(
             "{} feeds polled: {new} new articles, {not_modified} unchanged, {failed} failed",

@@ -14,7 +14,11 @@ pub enum Route {
     /// conditional request.
     Doc { body: Vec<u8>, content_type: String },
     /// A bare status with extra headers (e.g. Retry-After, Location).
-    Status { code: u16, headers: Vec<(String, String)>, body: Vec<u8> },
+    Status {
+        code: u16,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    },
 }
 
 #[derive(Clone, Default)]
@@ -36,7 +40,10 @@ impl FeedServer {
         let (tx, rx) = std::sync::mpsc::channel();
         let state = server.clone();
         std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 tx.send(listener.local_addr().unwrap()).unwrap();
@@ -60,7 +67,13 @@ impl FeedServer {
     }
 
     pub fn doc(&self, path: &str, body: impl Into<Vec<u8>>, content_type: &str) {
-        self.set(path, Route::Doc { body: body.into(), content_type: content_type.into() });
+        self.set(
+            path,
+            Route::Doc {
+                body: body.into(),
+                content_type: content_type.into(),
+            },
+        );
     }
 
     pub fn status(&self, path: &str, code: u16, headers: &[(&str, &str)]) {
@@ -68,27 +81,47 @@ impl FeedServer {
             path,
             Route::Status {
                 code,
-                headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                headers: headers
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
                 body: Vec::new(),
             },
         );
     }
 
     pub fn hits_for(&self, path: &str) -> Vec<u16> {
-        self.hits.lock().unwrap().iter().filter(|(p, _)| p == path).map(|(_, s)| *s).collect()
+        self.hits
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(p, _)| p == path)
+            .map(|(_, s)| *s)
+            .collect()
     }
 
     fn answer(&self, req: Request<Body>) -> Response<Body> {
         let path = req.uri().path().to_string();
         let route = self.routes.lock().unwrap().get(&path).cloned();
         let resp = match route {
-            None => plain(StatusCode::NOT_FOUND, HeaderMap::new(), b"not found".to_vec()),
+            None => plain(
+                StatusCode::NOT_FOUND,
+                HeaderMap::new(),
+                b"not found".to_vec(),
+            ),
             Some(Route::Doc { body, content_type }) => {
                 let etag = etag_of(&body);
-                let matches = req.headers().get("if-none-match").and_then(|v| v.to_str().ok()) == Some(etag.as_str());
+                let matches = req
+                    .headers()
+                    .get("if-none-match")
+                    .and_then(|v| v.to_str().ok())
+                    == Some(etag.as_str());
                 let mut headers = HeaderMap::new();
                 headers.insert("etag", etag.parse().unwrap());
-                headers.insert("last-modified", "Wed, 18 Feb 2026 07:00:00 GMT".parse().unwrap());
+                headers.insert(
+                    "last-modified",
+                    "Wed, 18 Feb 2026 07:00:00 GMT".parse().unwrap(),
+                );
                 if matches {
                     plain(StatusCode::NOT_MODIFIED, headers, Vec::new())
                 } else {
@@ -96,15 +129,25 @@ impl FeedServer {
                     plain(StatusCode::OK, headers, body)
                 }
             }
-            Some(Route::Status { code, headers: extra, body }) => {
+            Some(Route::Status {
+                code,
+                headers: extra,
+                body,
+            }) => {
                 let mut headers = HeaderMap::new();
                 for (k, v) in extra {
-                    headers.insert(axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+                    headers.insert(
+                        axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                        v.parse().unwrap(),
+                    );
                 }
                 plain(StatusCode::from_u16(code).unwrap(), headers, body)
             }
         };
-        self.hits.lock().unwrap().push((path, resp.status().as_u16()));
+        self.hits
+            .lock()
+            .unwrap()
+            .push((path, resp.status().as_u16()));
         resp
     }
 }
