@@ -23,12 +23,14 @@ struct Parts {
     writer_thread: std::thread::JoinHandle<()>,
 }
 
-fn build(config: &Config) -> anyhow::Result<Parts> {
+async fn build(config: &Config) -> anyhow::Result<Parts> {
     let (writer, writer_thread) = Writer::start(&config.store.path, config.store.busy_timeout)?;
-    let reconciled = writer.call_blocking({
-        let feeds = config.feeds.clone();
-        move |w| feeds::reconcile(&w.conn, &feeds)
-    })??;
+    let reconciled = writer
+        .call({
+            let feeds = config.feeds.clone();
+            move |w| feeds::reconcile(&w.conn, &feeds)
+        })
+        .await??;
     if reconciled != feeds::Reconciled::default() {
         tracing::info!(
             added = reconciled.added,
@@ -90,7 +92,7 @@ pub fn log_poll(s: &PollSummary) {
 /// fetch limits, and return what each poll did. Items that were fetched are stored even when
 /// other feeds fail.
 pub async fn poll_once(config: &Config, all: bool) -> anyhow::Result<Vec<PollSummary>> {
-    let Parts { ctx, writer_thread } = build(config)?;
+    let Parts { ctx, writer_thread } = build(config).await?;
     let conn = open_read(&config.store.path, config.store.busy_timeout)?;
     let due = feeds::due(&conn, &crate::store::now_ts(), all)?;
     drop(conn);
@@ -111,7 +113,7 @@ pub async fn poll_once(config: &Config, all: bool) -> anyhow::Result<Vec<PollSum
 
 /// The daemon: poll feeds as they come due and scan the spool until `shutdown` fires.
 pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let Parts { ctx, writer_thread } = build(&config)?;
+    let Parts { ctx, writer_thread } = build(&config).await?;
     let read = open_read(&config.store.path, config.store.busy_timeout)?;
     let feed_count = feeds::list(&read)?.iter().filter(|f| f.enabled).count();
     tracing::info!(feeds = feed_count, database = %config.store.path.display(), "newsdesk running");

@@ -133,8 +133,9 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedRow) -> PollSummary {
         if resp.not_modified {
             return Ok((Vec::new(), current_interval, hints));
         }
-        record.etag = resp.etag.clone();
-        record.last_modified = resp.last_modified.clone();
+        // Validators are kept only once the body parsed: a broken feed must not turn into a
+        // quiet 304 on the next poll.
+        let validators = (resp.etag.clone(), resp.last_modified.clone());
         let tagger = ctx.tagger.clone();
         let max_items = ctx.max_items;
         let feed_url = resp.final_url.clone();
@@ -172,6 +173,7 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedRow) -> PollSummary {
         })?
         .map_err(|e| ("parse".to_string(), e.to_string(), hints))?;
         let (title, site_url, ttl, count) = parsed;
+        (record.etag, record.last_modified) = validators;
         record.title = title;
         record.site_url = site_url.map(|u| u.to_string());
         summary.items = count;
