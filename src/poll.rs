@@ -75,6 +75,28 @@ fn prepare_items(
     out
 }
 
+/// A poll that got a usable answer: items to store (none for a 304) and the schedule inputs.
+struct Fetched {
+    items: Vec<NewItem>,
+    interval: Duration,
+    hints: Hints,
+}
+
+/// A poll that failed: the error's kind (for counting), its text, and the server's hints.
+struct Failed {
+    kind: String,
+    message: String,
+    hints: Hints,
+}
+
+fn failed(kind: &str, message: String, hints: Hints) -> Failed {
+    Failed {
+        kind: kind.to_string(),
+        message,
+        hints,
+    }
+}
+
 pub async fn poll_feed(ctx: &PollContext, feed: &FeedRow) -> PollSummary {
     let started = Utc::now();
     let clock = Instant::now();
@@ -96,14 +118,9 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedRow) -> PollSummary {
         .or(override_interval)
         .unwrap_or(ctx.schedule.default_interval);
 
-    let result: Result<(Vec<NewItem>, Duration, Hints), (String, String, Hints)> = async {
-        let url = Url::parse(&feed.url).map_err(|e| {
-            (
-                "config".to_string(),
-                format!("bad feed URL: {e}"),
-                Hints::default(),
-            )
-        })?;
+    let result: Result<Fetched, Failed> = async {
+        let url = Url::parse(&feed.url)
+            .map_err(|e| failed("config", format!("bad feed URL: {e}"), Hints::default()))?;
         let req = FetchRequest {
             url,
             etag: feed.etag.clone(),
@@ -118,7 +135,7 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedRow) -> PollSummary {
             if e.kind() == crate::fetch::FetchErrorKind::Gone {
                 record.gone = Some(format!("410 Gone at {}", ts(Utc::now())));
             }
-            (e.kind().as_str().to_string(), e.to_string(), hints)
+            failed(e.kind().as_str(), e.to_string(), hints)
         })?;
         record.status = Some(resp.status);
         record.bytes = resp.bytes;
@@ -131,7 +148,11 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedRow) -> PollSummary {
             retry_after: resp.retry_after,
         };
         if resp.not_modified {
-            return Ok((Vec::new(), current_interval, hints));
+            return Ok(Fetched {
+                items: Vec::new(),
+                interval: current_interval,
+                hints,
+            });
         }
         // Validators are kept only once the body parsed: a broken feed must not turn into a
         // quiet 304 on the next poll.
@@ -164,27 +185,29 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedRow) -> PollSummary {
             Ok::<_, crate::parse::ParseError>((meta, items, interval))
         })
         .await
-        .map_err(|e| {
-            (
-                "internal".to_string(),
-                format!("parser task failed: {e}"),
-                hints,
-            )
-        })?
-        .map_err(|e| ("parse".to_string(), e.to_string(), hints))?;
+        .map_err(|e| failed("internal", format!("parser task failed: {e}"), hints))?
+        .map_err(|e| failed("parse", e.to_string(), hints))?;
         let (title, site_url, ttl, count) = parsed;
         (record.etag, record.last_modified) = validators;
         record.title = title;
         record.site_url = site_url.map(|u| u.to_string());
         summary.items = count;
-        Ok((items, interval, Hints { ttl, ..hints }))
+        Ok(Fetched {
+            items,
+            interval,
+            hints: Hints { ttl, ..hints },
+        })
     }
     .await;
 
     let now = Utc::now();
     record.duration_ms = clock.elapsed().as_millis() as i64;
     let (items, sched_outcome) = match result {
-        Ok((items, interval, hints)) => {
+        Ok(Fetched {
+            items,
+            interval,
+            hints,
+        }) => {
             record.outcome = if record.status == Some(304) {
                 "not_modified"
             } else {
@@ -193,7 +216,11 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedRow) -> PollSummary {
             record.current_interval_secs = interval.as_secs() as i64;
             (items, Outcome::Success { interval, hints })
         }
-        Err((kind, message, hints)) => {
+        Err(Failed {
+            kind,
+            message,
+            hints,
+        }) => {
             record.outcome = "error";
             record.error_kind = Some(kind);
             record.error = Some(message);
