@@ -111,9 +111,80 @@ pub async fn poll_once(config: &Config, all: bool) -> anyhow::Result<Vec<PollSum
     Ok(out)
 }
 
-/// The daemon: poll feeds as they come due and scan the spool until `shutdown` fires.
-pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let Parts { ctx, writer_thread } = build(&config).await?;
+/// Re-read the config file: on success the new feeds, taxonomy, fetch and schedule settings
+/// take effect for every poll started from now on (polls in flight finish with the old ones);
+/// a config that does not load or validate is rejected and the old one keeps running.
+async fn reload(config: &mut Config, ctx: &mut PollContext) {
+    let Some(path) = config.source.clone() else {
+        tracing::warn!("reload requested, but the config was not read from a file");
+        return;
+    };
+    let result: anyhow::Result<(Config, PollContext)> = async {
+        let new = Config::load(&path)?;
+        let tagger = Tagger::load(&new)?;
+        let fetcher = Fetcher::new(&new.fetch)?;
+        let reconciled = ctx
+            .writer
+            .call({
+                let feeds = new.feeds.clone();
+                move |w| feeds::reconcile(&w.conn, &feeds)
+            })
+            .await??;
+        tracing::info!(
+            added = reconciled.added,
+            updated = reconciled.updated,
+            disabled = reconciled.disabled,
+            "feeds reconciled with the config"
+        );
+        let new_ctx = PollContext {
+            fetcher,
+            writer: ctx.writer.clone(),
+            tagger,
+            schedule: new.schedule.clone(),
+            max_items: new.fetch.max_items_per_poll,
+        };
+        Ok((new, new_ctx))
+    }
+    .await;
+    match result {
+        Ok((new, new_ctx)) => {
+            for (what, changed) in [
+                ("[store]", new.store.path != config.store.path),
+                ("[spool]", new.spool.dir != config.spool.dir),
+                (
+                    "[log]",
+                    new.log.level != config.log.level || new.log.file != config.log.file,
+                ),
+            ] {
+                if changed {
+                    tracing::warn!(
+                        section = what,
+                        "this change takes effect at the next restart"
+                    );
+                }
+            }
+            *config = new;
+            *ctx = new_ctx;
+            tracing::info!(config = %path.display(), feeds = config.feeds.len(), "config reloaded");
+        }
+        Err(e) => {
+            tracing::error!(config = %path.display(), error = %format!("{e:#}"), "config rejected; the previous one stays in force")
+        }
+    }
+}
+
+/// The daemon: poll feeds as they come due and scan the spool until `shutdown` fires;
+/// `reload` (SIGHUP) re-reads the config.
+pub async fn run(
+    config: Config,
+    shutdown: CancellationToken,
+    reload_requests: std::sync::Arc<tokio::sync::Notify>,
+) -> anyhow::Result<()> {
+    let mut config = config;
+    let Parts {
+        mut ctx,
+        writer_thread,
+    } = build(&config).await?;
     let read = open_read(&config.store.path, config.store.busy_timeout)?;
     let feed_count = feeds::list(&read)?.iter().filter(|f| f.enabled).count();
     tracing::info!(feeds = feed_count, database = %config.store.path.display(), "newsdesk running");
@@ -161,6 +232,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
         }
         tokio::select! {
             _ = shutdown.cancelled() => break,
+            _ = reload_requests.notified() => reload(&mut config, &mut ctx).await,
             Some(done) = tasks.join_next() => {
                 if let Ok(summary) = done {
                     in_flight.remove(&summary.feed_id);

@@ -1,6 +1,8 @@
 //! `newsdesk run` and `newsdesk poll --once`: the async runtime starts here, and nowhere else.
 
 use crate::config::Config;
+use std::sync::Arc;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -10,30 +12,39 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// SIGTERM and SIGINT cancel `token` (the daemon then stops taking polls and drains).
-async fn stop_on_signals(token: CancellationToken) {
+/// SIGTERM and SIGINT cancel `token` (the daemon then stops taking polls and drains);
+/// SIGHUP asks for a config reload. Handlers are installed before the daemon starts, so a
+/// signal that arrives during start-up is not lost.
+fn watch_signals(token: CancellationToken, reload: Arc<Notify>) -> anyhow::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::error!("cannot install signal handlers; stop newsdesk with SIGKILL");
-        return;
-    };
-    let name = tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
-    };
-    tracing::info!(signal = name, "stop requested");
-    token.cancel();
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        loop {
+            let name = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+                _ = hup.recv() => {
+                    tracing::info!(signal = "SIGHUP", "config reload requested");
+                    reload.notify_one();
+                    continue;
+                }
+            };
+            tracing::info!(signal = name, "stop requested");
+            token.cancel();
+        }
+    });
+    Ok(())
 }
 
 pub fn run(config: Config) -> anyhow::Result<u8> {
     let rt = runtime()?;
     rt.block_on(async move {
         let token = CancellationToken::new();
-        tokio::spawn(stop_on_signals(token.clone()));
-        crate::daemon::run(config, token).await
+        let reload = Arc::new(Notify::new());
+        watch_signals(token.clone(), reload.clone())?;
+        crate::daemon::run(config, token, reload).await
     })?;
     Ok(0)
 }

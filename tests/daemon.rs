@@ -1,0 +1,146 @@
+//! The real daemon (`newsdesk run`) against a local feed server: it polls, ingests the spool,
+//! reloads its config on SIGHUP (and keeps the old one when the new one is broken), and on
+//! SIGTERM exits 0 within the grace period with everything fetched committed.
+
+mod common;
+use common::feed_server::FeedServer;
+use common::Sandbox;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn rss(prefix: &str, n: usize) -> String {
+    let mut s = String::from("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>T</title><link>https://t.example/</link>");
+    for i in 0..n {
+        s.push_str(&format!(
+            "<item><guid>{prefix}{i}</guid><title>{prefix} report {i}</title><link>https://t.example/{prefix}/{i}</link>\
+             <description>Dispatch {i} from the {prefix} desk about talks between the two governments.</description></item>"
+        ));
+    }
+    s + "</channel></rss>"
+}
+
+fn config(server: &FeedServer, spool: &std::path::Path, feeds: &[&str]) -> String {
+    let mut c = format!(
+        "[fetch]\nallow_private_addresses = true\nper_host_min_gap = \"0s\"\n\n[spool]\ndir = \"{}\"\nscan_interval = \"1s\"\nsettle = \"0s\"\n\n[service]\nshutdown_grace = \"5s\"\n\n",
+        spool.display()
+    );
+    for f in feeds {
+        c.push_str(&format!("[[feeds]]\nurl = \"{}\"\n\n", server.url(f)));
+    }
+    c
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill {sig}");
+}
+
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(40),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn daemon_polls_spools_reloads_and_stops_cleanly() {
+    let server = FeedServer::start();
+    server.doc("/a.xml", rss("alpha", 5), "application/rss+xml");
+    server.doc("/b.xml", rss("beta", 4), "application/rss+xml");
+    let sb = Sandbox::new();
+    let spool = sb.path("spool");
+    let base = std::fs::read_to_string(sb.config()).unwrap();
+    std::fs::write(
+        sb.config(),
+        format!("{base}{}", config(&server, &spool, &["/a.xml"])),
+    )
+    .unwrap();
+
+    let log = std::fs::File::create(sb.path("stderr.log")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_newsdesk"))
+        .args(["--config", sb.config().to_str().unwrap(), "run"])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap();
+    let stderr = || std::fs::read_to_string(sb.path("stderr.log")).unwrap_or_default();
+    let count = |sql: &str| -> i64 {
+        rusqlite::Connection::open(sb.db())
+            .and_then(|c| c.query_row(sql, [], |r| r.get(0)))
+            .unwrap_or(-1)
+    };
+
+    wait_for("the first feed's items", || {
+        count("SELECT count(*) FROM articles") == 5
+    });
+
+    // A file dropped in the spool (written under a temporary name, then renamed in).
+    std::fs::create_dir_all(&spool).unwrap();
+    std::fs::write(
+        spool.join(".drop.tmp"),
+        "Spooled dispatch\n\nAn article dropped into the spool folder.\n",
+    )
+    .unwrap();
+    std::fs::rename(spool.join(".drop.tmp"), spool.join("drop.txt")).unwrap();
+    wait_for("the spool file", || spool.join("done/drop.txt").exists());
+    assert_eq!(
+        count("SELECT count(*) FROM articles WHERE title = 'Spooled dispatch'"),
+        1
+    );
+
+    // SIGHUP with a second feed: added without a restart.
+    std::fs::write(
+        sb.config(),
+        format!("{base}{}", config(&server, &spool, &["/a.xml", "/b.xml"])),
+    )
+    .unwrap();
+    signal(&child, "-HUP");
+    wait_for("the second feed's items", || {
+        count("SELECT count(*) FROM articles") == 10
+    });
+    assert!(stderr().contains("config reloaded"), "{}", stderr());
+
+    // A broken config on SIGHUP is rejected and the daemon keeps going.
+    std::fs::write(sb.config(), format!("{base}[fetch]\nno_such_key = 1\n")).unwrap();
+    signal(&child, "-HUP");
+    wait_for("the rejection", || stderr().contains("config rejected"));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "still running after a bad reload"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM feeds WHERE kind = 'feed' AND enabled = 1"),
+        2
+    );
+
+    // SIGTERM: exit 0 within the grace period, everything committed.
+    let stop = Instant::now();
+    signal(&child, "-TERM");
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            stop.elapsed() < Duration::from_secs(10),
+            "did not stop within the grace period"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status}; {}", stderr());
+    assert!(stderr().contains("stopped"));
+    assert_eq!(count("SELECT count(*) FROM articles"), 10);
+    let ok: String = rusqlite::Connection::open(sb.db())
+        .unwrap()
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ok, "ok");
+}
