@@ -160,12 +160,14 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedRow) -> PollSummary {
         let tagger = ctx.tagger.clone();
         let max_items = ctx.max_items;
         let feed_url = resp.final_url.clone();
+        let parse_url = feed_url.clone();
+        let full_text = feed.full_text;
         let schedule = ctx.schedule.clone();
         let (parsed, items, interval) = tokio::task::spawn_blocking(move || {
             let parsed = parse_feed(
                 &resp.body,
                 resp.content_type.as_deref(),
-                &feed_url,
+                &parse_url,
                 max_items,
             )?;
             let times: Vec<_> = parsed
@@ -181,12 +183,19 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedRow) -> PollSummary {
                 parsed.ttl,
                 parsed.items.len(),
             );
-            let items = prepare_items(&tagger, parsed.items, feed_url.as_str());
-            Ok::<_, crate::parse::ParseError>((meta, items, interval))
+            Ok::<_, crate::parse::ParseError>((meta, parsed.items, interval))
         })
         .await
         .map_err(|e| failed("internal", format!("parser task failed: {e}"), hints))?
         .map_err(|e| failed("parse", e.to_string(), hints))?;
+        let mut items = items;
+        if full_text {
+            crate::fulltext::enrich(&ctx.fetcher, &ctx.writer, &mut items).await;
+        }
+        let label = feed_url.to_string();
+        let items = tokio::task::spawn_blocking(move || prepare_items(&tagger, items, &label))
+            .await
+            .map_err(|e| failed("internal", format!("pipeline task failed: {e}"), hints))?;
         let (title, site_url, ttl, count) = parsed;
         (record.etag, record.last_modified) = validators;
         record.title = title;

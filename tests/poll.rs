@@ -321,3 +321,55 @@ fn bad_feeds_are_recorded_and_do_not_disturb_the_others() {
         "{next_busy}"
     );
 }
+
+#[test]
+fn full_text_feeds_fetch_the_article_pages() {
+    let server = FeedServer::start();
+    let link = server.url("/story/1");
+    let feed = format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Teasers</title><link>{0}</link>\
+         <item><guid>t1</guid><title>Envoys agree on a truce</title><link>{0}</link>\
+         <description>Short teaser.</description></item></channel></rss>",
+        link
+    );
+    server.doc("/teasers.xml", feed, "application/rss+xml");
+    let para = "Negotiators from both governments met for a fourth day in the capital and agreed on the terms of a truce along the disputed border, officials said.";
+    server.doc(
+        "/story/1",
+        format!(
+            "<!DOCTYPE html><html><head><title>Envoys agree on a truce</title></head><body><nav>Home World Sport</nav>\
+             <article><h1>Envoys agree on a truce</h1><p>{para}</p><p>{para} The monitors arrive next week.</p>\
+             <p>{para} Both sides called the talks constructive.</p></article><footer>Copyright</footer></body></html>"
+        ),
+        "text/html; charset=utf-8",
+    );
+    let cfg = format!(
+        "[fetch]\nallow_private_addresses = true\nper_host_min_gap = \"0s\"\n\n[[feeds]]\nurl = \"{}\"\nfull_text = true\n",
+        server.url("/teasers.xml")
+    );
+    let sb = Sandbox::with_config(&cfg);
+    sb.run_ok(&["poll", "--once", "--all"]);
+    let (summary, body): (Option<String>, String) = sb
+        .sql()
+        .query_row("SELECT summary, body_text FROM articles", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert!(
+        body.contains("The monitors arrive next week.") && !body.contains("Copyright"),
+        "{body}"
+    );
+    assert_eq!(summary.as_deref(), Some("Short teaser."));
+    assert_eq!(server.hits_for("/story/1"), [200]);
+    // Known articles' pages are not fetched again: the feed changes (a second guid for the
+    // same link), the page is already stored.
+    let again = format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Teasers</title><link>{0}</link>\
+         <item><guid>t1-updated</guid><title>Envoys agree on a truce</title><link>{0}</link>\
+         <description>Short teaser.</description></item></channel></rss>",
+        link
+    );
+    server.doc("/teasers.xml", again, "application/rss+xml");
+    sb.run_ok(&["poll", "--once", "--all"]);
+    assert_eq!(server.hits_for("/story/1").len(), 1);
+}
