@@ -13,6 +13,7 @@
 //! - [`config`]: raw TOML -> validated `Config`.
 //! - [`store`]: migrations, the single writer, read queries.
 //! - [`ingest`]: local article files (text, HTML, JSON, JSON Lines) -> raw articles.
+//! - [`service`]: systemd notify, events that log and count, `/healthz` and `/metrics`.
 //! - [`cli`]: the command line; `main.rs` only maps its result to an exit code.
 
 pub mod cli;
@@ -22,4 +23,5 @@ pub mod logging;
 pub mod model;
 pub mod normalize;
 pub mod pipeline;
+pub mod service;
 pub mod store;
