@@ -5,11 +5,11 @@
 //!
 //! Log volume rule: one info line per poll; a feed that keeps failing the same way warns once
 //! (and again when its error changes or it recovers) and the repeats are counted, logged only
-//! at debug. `FeedLog` remembers which feeds are failing, so the rule survives across polls.
+//! at debug. `FeedLog` (in `feedlog`) remembers which feeds are failing across polls.
 
+pub use super::feedlog::{Failing, FeedLog, Transition};
 use super::metrics as m;
 use metrics::{counter, gauge, histogram};
-use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -24,6 +24,16 @@ pub enum PollOutcome {
 }
 
 impl PollOutcome {
+    /// From the word stored in `fetches.outcome` (the same three words as `as_str`).
+    pub fn parse(word: &str) -> Option<PollOutcome> {
+        match word {
+            "ok" => Some(PollOutcome::Ok),
+            "not_modified" => Some(PollOutcome::NotModified),
+            "error" => Some(PollOutcome::Error),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             PollOutcome::Ok => "ok",
@@ -351,94 +361,6 @@ impl FeedCounts {
         ] {
             gauge!(m::FEEDS, "state" => state).set(n as f64);
         }
-    }
-}
-
-/// A feed's failure streak as this process has seen it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failing {
-    /// The error kind last logged at warn.
-    pub kind: String,
-    /// Failed polls in this streak.
-    pub failures: u64,
-    /// Failures since the last warn line (the ones logged only at debug).
-    pub repeats: u64,
-}
-
-/// What a new failure means for the log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Transition {
-    /// The feed was fine (or unknown to this process): warn.
-    FirstFailure,
-    /// It was failing with another kind of error: warn, saying how often the old one repeated.
-    KindChanged { previous: String, repeats: u64 },
-    /// Same failure as last time: count it, debug only.
-    Repeat { repeats: u64 },
-}
-
-/// Which feeds are failing and how, keyed by feed URL. Owned by the loop that collects poll
-/// results (one place, so `&mut` is enough).
-#[derive(Debug, Default)]
-pub struct FeedLog {
-    failing: HashMap<String, Failing>,
-}
-
-impl FeedLog {
-    pub fn new() -> FeedLog {
-        FeedLog::default()
-    }
-
-    pub fn failed(&mut self, url: &str, kind: &str) -> Transition {
-        match self.failing.get_mut(url) {
-            None => {
-                self.failing.insert(
-                    url.to_string(),
-                    Failing {
-                        kind: kind.to_string(),
-                        failures: 1,
-                        repeats: 0,
-                    },
-                );
-                Transition::FirstFailure
-            }
-            Some(f) if f.kind != kind => {
-                let previous = std::mem::replace(&mut f.kind, kind.to_string());
-                let repeats = std::mem::take(&mut f.repeats);
-                f.failures += 1;
-                Transition::KindChanged { previous, repeats }
-            }
-            Some(f) => {
-                f.failures += 1;
-                f.repeats += 1;
-                Transition::Repeat { repeats: f.repeats }
-            }
-        }
-    }
-
-    /// A poll of `url` succeeded; returns the streak it ended, if it was failing.
-    pub fn succeeded(&mut self, url: &str) -> Option<Failing> {
-        self.failing.remove(url)
-    }
-
-    /// The feed is gone or removed: drop its streak.
-    pub fn forget(&mut self, url: &str) {
-        self.failing.remove(url);
-    }
-
-    /// The feed's URL changed: its streak follows it.
-    pub fn rename(&mut self, from: &str, to: &str) {
-        if let Some(f) = self.failing.remove(from) {
-            self.failing.insert(to.to_string(), f);
-        }
-    }
-
-    /// Feeds currently failing, as this process has seen them.
-    pub fn failing_count(&self) -> usize {
-        self.failing.len()
-    }
-
-    pub fn get(&self, url: &str) -> Option<&Failing> {
-        self.failing.get(url)
     }
 }
 

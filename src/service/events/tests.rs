@@ -68,49 +68,6 @@ fn done(url: &str, outcome: PollOutcome) -> PollDone<'_> {
 }
 
 #[test]
-fn transitions_warn_on_changes_and_count_repeats() {
-    let mut log = FeedLog::new();
-    let a = "http://a.test/rss";
-    assert_eq!(log.failed(a, "timeout"), Transition::FirstFailure);
-    assert_eq!(log.failed(a, "timeout"), Transition::Repeat { repeats: 1 });
-    assert_eq!(log.failed(a, "timeout"), Transition::Repeat { repeats: 2 });
-    assert_eq!(
-        log.failed(a, "dns"),
-        Transition::KindChanged {
-            previous: "timeout".into(),
-            repeats: 2
-        }
-    );
-    assert_eq!(log.failed(a, "dns"), Transition::Repeat { repeats: 1 });
-    // Another feed has its own streak.
-    assert_eq!(
-        log.failed("http://b.test/", "dns"),
-        Transition::FirstFailure
-    );
-    assert_eq!(log.failing_count(), 2);
-
-    let streak = log.succeeded(a).expect("a was failing");
-    assert_eq!(streak.failures, 5);
-    assert_eq!(streak.kind, "dns");
-    assert_eq!(log.succeeded(a), None, "recovery is reported once");
-    assert_eq!(log.failed(a, "dns"), Transition::FirstFailure);
-}
-
-#[test]
-fn rename_moves_a_streak_and_forget_drops_it() {
-    let mut log = FeedLog::new();
-    log.failed("http://old.test/", "http_5xx");
-    log.rename("http://old.test/", "http://new.test/");
-    assert!(log.get("http://old.test/").is_none());
-    assert_eq!(
-        log.failed("http://new.test/", "http_5xx"),
-        Transition::Repeat { repeats: 1 }
-    );
-    log.forget("http://new.test/");
-    assert_eq!(log.failing_count(), 0);
-}
-
-#[test]
 fn a_feed_that_stays_broken_warns_once_per_change() {
     let url = "http://broken.test/feed";
     let lines = logged(|| {
@@ -347,4 +304,16 @@ fn every_series_is_prefixed_and_follows_naming_conventions() {
     assert!(seen >= 5, "{text}");
     assert_eq!(value(&text, "newsdesk_feeds_gone_total"), Some(1.0));
     assert_eq!(value(&text, "newsdesk_feeds_moved_total"), Some(1.0));
+}
+
+#[test]
+fn outcome_words_round_trip() {
+    for o in [
+        PollOutcome::Ok,
+        PollOutcome::NotModified,
+        PollOutcome::Error,
+    ] {
+        assert_eq!(PollOutcome::parse(o.as_str()), Some(o));
+    }
+    assert_eq!(PollOutcome::parse("fine"), None);
 }
