@@ -13,6 +13,7 @@
 //! - [`config`]: raw TOML -> validated `Config`.
 //! - [`store`]: migrations, the single writer, read queries.
 //! - [`ingest`]: local article files (text, HTML, JSON, JSON Lines) -> raw articles.
+//! - [`service`]: systemd notify, events that log and count, `/healthz` and `/metrics`.
 //! - [`cli`]: the command line; `main.rs` only maps its result to an exit code.
 
 pub mod cli;
@@ -30,4 +31,5 @@ pub mod pipeline;
 pub mod poll;
 pub mod schedule;
 pub mod spool;
+pub mod service;
 pub mod store;
