@@ -55,6 +55,8 @@ struct RawConfig {
     #[serde(default)]
     service: ServiceConfig,
     #[serde(default)]
+    http: Option<crate::service::http::HttpConfig>,
+    #[serde(default)]
     feeds: Vec<RawFeed>,
 }
 
@@ -71,6 +73,8 @@ pub struct Config {
     pub fetch: crate::fetch::FetchConfig,
     pub schedule: crate::schedule::ScheduleConfig,
     pub service: ServiceConfig,
+    /// The optional loopback listener for /healthz and /metrics.
+    pub http: Option<crate::service::http::HttpConfig>,
     pub feeds: Vec<FeedConfig>,
 }
 
@@ -300,6 +304,7 @@ impl Config {
             fetch: raw.fetch,
             schedule: raw.schedule,
             service: raw.service,
+            http: raw.http,
             feeds,
         })
     }

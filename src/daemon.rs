@@ -1,21 +1,28 @@
 //! The long-running service and its one-shot sibling. `run` owns the pieces: the store writer
 //! thread, the scheduler loop that starts a poll task for each due feed (never two for one
-//! feed), and the spool scanner. Shutdown is a token: when it fires, no new poll starts,
-//! polls in flight get the grace period to finish and commit, and the writer drains its queue
-//! before the process exits.
+//! feed), the spool scanner, and the optional /healthz + /metrics listener. Shutdown is a
+//! token: when it fires, no new poll starts, polls in flight get the grace period to finish
+//! and commit, and the writer drains its queue before the process exits.
+//!
+//! Everything that happens is reported through `service::events`, so the log and /metrics
+//! always agree.
 
 use crate::config::Config;
 use crate::fetch::Fetcher;
 use crate::pipeline::Tagger;
 use crate::poll::{poll_feed, PollContext, PollSummary};
+use crate::service::events::{self, ArticleSource, FeedLog, PollOutcome};
+use crate::service::{health::Health, notify};
 use crate::store::{feeds, open_read, writer::Writer};
 use std::collections::HashSet;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 /// Longest the scheduler sleeps between looks at the feed table, so feeds added by the CLI
-/// while the daemon runs are picked up soon.
+/// while the daemon runs are picked up soon; also the pace of watchdog pings.
 const SCHEDULER_TICK: Duration = Duration::from_secs(5);
 
 struct Parts {
@@ -23,8 +30,9 @@ struct Parts {
     writer_thread: std::thread::JoinHandle<()>,
 }
 
-async fn build(config: &Config) -> anyhow::Result<Parts> {
-    let (writer, writer_thread) = Writer::start(&config.store.path, config.store.busy_timeout)?;
+async fn build(config: &Config, health: Option<Arc<Health>>) -> anyhow::Result<Parts> {
+    let (writer, writer_thread) =
+        Writer::start_with_health(&config.store.path, config.store.busy_timeout, health)?;
     let reconciled = writer
         .call({
             let feeds = config.feeds.clone();
@@ -39,16 +47,19 @@ async fn build(config: &Config) -> anyhow::Result<Parts> {
             "feeds reconciled with the config"
         );
     }
-    let tagger = Tagger::load(config)?;
-    let fetcher = Fetcher::new(&config.fetch)?;
-    let ctx = PollContext {
-        fetcher,
+    let ctx = context(config, writer)?;
+    Ok(Parts { ctx, writer_thread })
+}
+
+/// The per-poll context for a config; a reload builds a new one around the same writer.
+fn context(config: &Config, writer: Writer) -> anyhow::Result<PollContext> {
+    Ok(PollContext {
+        fetcher: Fetcher::new(&config.fetch)?,
         writer,
-        tagger,
+        tagger: Tagger::load(config)?,
         schedule: config.schedule.clone(),
         max_items: config.fetch.max_items_per_poll,
-    };
-    Ok(Parts { ctx, writer_thread })
+    })
 }
 
 /// Stop the writer (it commits what is queued) and wait for its thread.
@@ -62,29 +73,54 @@ async fn finish(
         .map_err(|_| anyhow::anyhow!("the store writer thread panicked"))
 }
 
-pub fn log_poll(s: &PollSummary) {
-    let ms = s.duration.as_millis() as u64;
-    let status = s
-        .status
-        .map(|c| c.to_string())
-        .unwrap_or_else(|| "-".into());
+/// Report one finished poll: one log line, the counters, and the failure state machine that
+/// keeps a feed that stays broken from repeating its warning every poll.
+pub fn report_poll(s: &PollSummary, feedlog: &mut FeedLog, health: Option<&Health>) {
+    let outcome = PollOutcome::parse(s.outcome).unwrap_or(PollOutcome::Error);
+    events::PollDone {
+        feed_url: &s.url,
+        status: s.status,
+        outcome,
+        items: s.items as u64,
+        new: s.new as u64,
+        duplicates: s.repeats as u64,
+        revised: s.revised as u64,
+        bytes: s.bytes,
+        duration: s.duration,
+    }
+    .emit(feedlog);
     if s.failed() {
-        tracing::warn!(
-            feed = %s.url,
-            status = %status,
-            kind = s.error_kind.as_deref().unwrap_or("?"),
-            error = s.error.as_deref().unwrap_or("?"),
-            ms,
-            "poll failed"
-        );
-    } else {
-        tracing::info!(feed = %s.url, status = %status, items = s.items, new = s.new, repeats = s.repeats, revised = s.revised, ms, "polled");
+        events::FeedFailed {
+            feed_url: &s.url,
+            error_kind: s.error_kind.as_deref().unwrap_or("unknown"),
+            error: s.error.as_deref().unwrap_or(""),
+            consecutive_errors: s.consecutive_errors,
+        }
+        .emit(feedlog);
+    } else if let Some(h) = health {
+        h.poll_succeeded();
     }
     if let Some(to) = &s.moved_to {
-        tracing::info!(feed = %s.url, to = %to, "feed moved permanently; URL updated");
+        events::FeedMoved {
+            from: &s.url,
+            to,
+            status: s.status.unwrap_or(301),
+        }
+        .emit(feedlog);
     }
     if s.gone {
-        tracing::warn!(feed = %s.url, "feed is gone (410); disabled");
+        events::FeedGone { feed_url: &s.url }.emit(feedlog);
+    }
+    if s.new + s.repeats + s.revised > 0 {
+        events::ArticlesStored {
+            source: ArticleSource::Feed,
+            origin: &s.url,
+            new: s.new as u64,
+            duplicates: s.repeats as u64,
+            revised: s.revised as u64,
+            tags: s.tags,
+        }
+        .emit();
     }
 }
 
@@ -92,7 +128,7 @@ pub fn log_poll(s: &PollSummary) {
 /// fetch limits, and return what each poll did. Items that were fetched are stored even when
 /// other feeds fail.
 pub async fn poll_once(config: &Config, all: bool) -> anyhow::Result<Vec<PollSummary>> {
-    let Parts { ctx, writer_thread } = build(config).await?;
+    let Parts { ctx, writer_thread } = build(config, None).await?;
     let conn = open_read(&config.store.path, config.store.busy_timeout)?;
     let due = feeds::due(&conn, &crate::store::now_ts(), all)?;
     drop(conn);
@@ -101,10 +137,11 @@ pub async fn poll_once(config: &Config, all: bool) -> anyhow::Result<Vec<PollSum
         let ctx = ctx.clone();
         tasks.spawn(async move { poll_feed(&ctx, &feed).await });
     }
+    let mut feedlog = FeedLog::default();
     let mut out = Vec::new();
     while let Some(done) = tasks.join_next().await {
         let summary = done?;
-        log_poll(&summary);
+        report_poll(&summary, &mut feedlog, None);
         out.push(summary);
     }
     finish(ctx, writer_thread).await?;
@@ -119,10 +156,10 @@ async fn reload(config: &mut Config, ctx: &mut PollContext) {
         tracing::warn!("reload requested, but the config was not read from a file");
         return;
     };
-    let result: anyhow::Result<(Config, PollContext)> = async {
+    let _ = notify::reloading();
+    let result: anyhow::Result<(Config, PollContext, feeds::Reconciled)> = async {
         let new = Config::load(&path)?;
-        let tagger = Tagger::load(&new)?;
-        let fetcher = Fetcher::new(&new.fetch)?;
+        let new_ctx = context(&new, ctx.writer.clone())?;
         let reconciled = ctx
             .writer
             .call({
@@ -130,27 +167,15 @@ async fn reload(config: &mut Config, ctx: &mut PollContext) {
                 move |w| feeds::reconcile(&w.conn, &feeds)
             })
             .await??;
-        tracing::info!(
-            added = reconciled.added,
-            updated = reconciled.updated,
-            disabled = reconciled.disabled,
-            "feeds reconciled with the config"
-        );
-        let new_ctx = PollContext {
-            fetcher,
-            writer: ctx.writer.clone(),
-            tagger,
-            schedule: new.schedule.clone(),
-            max_items: new.fetch.max_items_per_poll,
-        };
-        Ok((new, new_ctx))
+        Ok((new, new_ctx, reconciled))
     }
     .await;
     match result {
-        Ok((new, new_ctx)) => {
+        Ok((new, new_ctx, reconciled)) => {
             for (what, changed) in [
                 ("[store]", new.store.path != config.store.path),
                 ("[spool]", new.spool.dir != config.spool.dir),
+                ("[http]", new.http != config.http),
                 (
                     "[log]",
                     new.log.level != config.log.level || new.log.file != config.log.file,
@@ -163,28 +188,96 @@ async fn reload(config: &mut Config, ctx: &mut PollContext) {
                     );
                 }
             }
+            events::ConfigReloaded {
+                path: &path,
+                feeds: new.feeds.len() as u64,
+                added: reconciled.added as u64,
+                removed: reconciled.disabled as u64,
+            }
+            .emit();
             *config = new;
             *ctx = new_ctx;
-            tracing::info!(config = %path.display(), feeds = config.feeds.len(), "config reloaded");
         }
         Err(e) => {
-            tracing::error!(config = %path.display(), error = %format!("{e:#}"), "config rejected; the previous one stays in force")
+            let e: Box<dyn std::error::Error + Send + Sync> = e.into();
+            events::ConfigRejected {
+                path: &path,
+                error: &*e,
+            }
+            .emit();
         }
+    }
+    let _ = notify::ready("running");
+}
+
+/// Service housekeeping once per scheduler pass: health stamps, the watchdog, the status
+/// line systemd shows, and the feed-state gauges.
+fn tick(read: &rusqlite::Connection, health: &Health, writer: &Writer, last_poll: Option<Instant>) {
+    health.scheduler_tick();
+    health.set_writer_queue_depth(writer.queue_depth());
+    let _ = notify::watchdog();
+    let counts: rusqlite::Result<(i64, i64, i64)> = read.query_row(
+        "SELECT coalesce(sum(enabled = 1 AND consecutive_errors = 0), 0),
+                coalesce(sum(enabled = 1 AND consecutive_errors > 0), 0),
+                coalesce(sum(enabled = 0), 0)
+           FROM feeds WHERE kind = 'feed'",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    );
+    if let Ok((ok, failing, disabled)) = counts {
+        let (ok, failing, disabled) = (
+            ok.max(0) as u64,
+            failing.max(0) as u64,
+            disabled.max(0) as u64,
+        );
+        events::FeedCounts {
+            ok,
+            failing,
+            disabled,
+        }
+        .emit();
+        let ago = last_poll.map(|t| t.elapsed());
+        let _ = notify::status(&notify::status_line(
+            (ok + failing) as usize,
+            failing as usize,
+            ago,
+        ));
     }
 }
 
 /// The daemon: poll feeds as they come due and scan the spool until `shutdown` fires;
-/// `reload` (SIGHUP) re-reads the config.
+/// `reload_requests` (SIGHUP) re-reads the config.
 pub async fn run(
     config: Config,
     shutdown: CancellationToken,
-    reload_requests: std::sync::Arc<tokio::sync::Notify>,
+    reload_requests: Arc<Notify>,
 ) -> anyhow::Result<()> {
     let mut config = config;
+    let health = Arc::new(Health::new());
+
+    // The listener binds before READY, so a port already taken fails the start, visibly.
+    let http = match &config.http {
+        Some(cfg) => {
+            let handle = crate::service::metrics::install()?;
+            let listener = crate::service::http::bind(cfg).await?;
+            let addr = listener.local_addr()?;
+            tracing::info!(%addr, "serving /healthz and /metrics");
+            let (cfg, health, token) = (cfg.clone(), health.clone(), shutdown.clone());
+            Some(tokio::spawn(async move {
+                if let Err(e) =
+                    crate::service::http::serve(listener, cfg, health, handle, token).await
+                {
+                    tracing::error!(error = %e, "the /healthz and /metrics listener failed");
+                }
+            }))
+        }
+        None => None,
+    };
+
     let Parts {
         mut ctx,
         writer_thread,
-    } = build(&config).await?;
+    } = build(&config, Some(health.clone())).await?;
     let read = open_read(&config.store.path, config.store.busy_timeout)?;
     let feed_count = feeds::list(&read)?.iter().filter(|f| f.enabled).count();
     tracing::info!(feeds = feed_count, database = %config.store.path.display(), "newsdesk running");
@@ -216,8 +309,12 @@ pub async fn run(
         })
     });
 
+    let mut feedlog = FeedLog::default();
     let mut in_flight: HashSet<i64> = HashSet::new();
     let mut tasks: JoinSet<PollSummary> = JoinSet::new();
+    let mut last_poll: Option<Instant> = None;
+    let mut ready = false;
+    let mut next_tick = Instant::now();
     loop {
         let due = feeds::due(&read, &crate::store::now_ts(), false).unwrap_or_else(|e| {
             tracing::error!(error = %e, "cannot read the feed schedule");
@@ -230,19 +327,30 @@ pub async fn run(
             let ctx = ctx.clone();
             tasks.spawn(async move { poll_feed(&ctx, &feed).await });
         }
+        if Instant::now() >= next_tick {
+            tick(&read, &health, &ctx.writer, last_poll);
+            next_tick = Instant::now() + SCHEDULER_TICK;
+        }
+        if !ready {
+            // Migrations done, feeds reconciled, the first schedule started.
+            ready = true;
+            let _ = notify::ready("running");
+        }
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = reload_requests.notified() => reload(&mut config, &mut ctx).await,
             Some(done) = tasks.join_next() => {
                 if let Ok(summary) = done {
                     in_flight.remove(&summary.feed_id);
-                    log_poll(&summary);
+                    last_poll = Some(Instant::now());
+                    report_poll(&summary, &mut feedlog, Some(&health));
                 }
             }
             _ = tokio::time::sleep(SCHEDULER_TICK) => {}
         }
     }
 
+    let _ = notify::stopping("shutting down");
     tracing::info!(
         in_flight = tasks.len(),
         grace_secs = config.service.shutdown_grace.as_secs(),
@@ -251,7 +359,7 @@ pub async fn run(
     let drain = async {
         while let Some(done) = tasks.join_next().await {
             if let Ok(summary) = done {
-                log_poll(&summary);
+                report_poll(&summary, &mut feedlog, Some(&health));
             }
         }
     };
@@ -261,12 +369,15 @@ pub async fn run(
     {
         tracing::warn!(
             abandoned = tasks.len(),
-            "grace period over: abandoning polls still in flight; they are re-polled next start"
+            "grace period over: abandoning polls still in flight; they are re-polled at the next start"
         );
         tasks.abort_all();
     }
     if let Some(spool) = spool {
         let _ = spool.await;
+    }
+    if let Some(http) = http {
+        let _ = http.await;
     }
     drop(read);
     finish(ctx, writer_thread).await?;

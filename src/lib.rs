@@ -30,6 +30,6 @@ pub mod parse;
 pub mod pipeline;
 pub mod poll;
 pub mod schedule;
-pub mod spool;
 pub mod service;
+pub mod spool;
 pub mod store;

@@ -41,6 +41,9 @@ pub struct PollSummary {
     pub error: Option<String>,
     pub moved_to: Option<String>,
     pub gone: bool,
+    /// Failures in a row, this one included (0 after a success).
+    pub consecutive_errors: u64,
+    pub tags: crate::service::events::TagCounts,
 }
 
 impl PollSummary {
@@ -235,6 +238,7 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedRow) -> PollSummary {
             record.error = Some(message);
             record.current_interval_secs = current_interval.as_secs() as i64;
             let consecutive_errors = (feed.consecutive_errors.max(0) as u32).saturating_add(1);
+            summary.consecutive_errors = u64::from(consecutive_errors);
             (
                 Vec::new(),
                 Outcome::Failure {
@@ -274,6 +278,7 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedRow) -> PollSummary {
             summary.new = outcome.new_count();
             summary.repeats = outcome.repeat_count();
             summary.revised = outcome.revised_count();
+            summary.tags = outcome.tags;
         }
         Err(e) => store_failed(&mut summary, e),
     }

@@ -7,6 +7,7 @@
 
 use crate::ingest::read_path;
 use crate::pipeline::Tagger;
+use crate::service::events::{SpoolFile, SpoolOutcome};
 use crate::store::write::{NewItem, Source};
 use crate::store::writer::Writer;
 use std::path::{Path, PathBuf};
@@ -98,6 +99,7 @@ pub fn scan_once(
     for file in ready_files(dir, settle)? {
         let mut errors: Vec<String> = Vec::new();
         let mut items: Vec<NewItem> = Vec::new();
+        let mut stored = 0;
         match read_path(&file, max_bytes) {
             Ok(records) => {
                 for r in records {
@@ -122,7 +124,19 @@ pub fn scan_once(
                 .call_blocking(move |w| w.store_batch(&source, &batch))
                 .and_then(|r| r)
             {
-                Ok(outcome) => report.articles_new += outcome.new_count(),
+                Ok(outcome) => {
+                    report.articles_new += outcome.new_count();
+                    stored = outcome.items.len();
+                    crate::service::events::ArticlesStored {
+                        source: crate::service::events::ArticleSource::Spool,
+                        origin: &file.display().to_string(),
+                        new: outcome.new_count() as u64,
+                        duplicates: outcome.repeat_count() as u64,
+                        revised: outcome.revised_count() as u64,
+                        tags: outcome.tags,
+                    }
+                    .emit();
+                }
                 Err(e) => {
                     tracing::warn!(file = %file.display(), error = %e, "spool file not stored; will retry");
                     report.retry += 1;
@@ -131,15 +145,25 @@ pub fn scan_once(
             }
         }
         if errors.is_empty() {
-            let to = move_into(&file, &dir.join("done"))?;
-            tracing::info!(file = %file.display(), to = %to.display(), "spool file ingested");
+            move_into(&file, &dir.join("done"))?;
+            SpoolFile {
+                file: &file,
+                outcome: SpoolOutcome::Done {
+                    articles: stored as u64,
+                },
+            }
+            .emit();
             report.done += 1;
         } else {
             let to = move_into(&file, &dir.join("failed"))?;
             let mut why = to.clone().into_os_string();
             why.push(".error");
             std::fs::write(&why, errors.join("\n") + "\n").map_err(io(Path::new(&why)))?;
-            tracing::warn!(file = %file.display(), errors = errors.len(), first = %errors[0], "spool file failed");
+            SpoolFile {
+                file: &file,
+                outcome: SpoolOutcome::Failed { reason: &errors[0] },
+            }
+            .emit();
             report.failed += 1;
         }
     }

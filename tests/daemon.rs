@@ -21,7 +21,7 @@ fn rss(prefix: &str, n: usize) -> String {
 
 fn config(server: &FeedServer, spool: &std::path::Path, feeds: &[&str]) -> String {
     let mut c = format!(
-        "[fetch]\nallow_private_addresses = true\nper_host_min_gap = \"0s\"\n\n[spool]\ndir = \"{}\"\nscan_interval = \"1s\"\nsettle = \"0s\"\n\n[service]\nshutdown_grace = \"5s\"\n\n",
+        "[fetch]\nallow_private_addresses = true\nper_host_min_gap = \"0s\"\n\n[spool]\ndir = \"{}\"\nscan_interval = \"1s\"\nsettle = \"0s\"\n\n[service]\nshutdown_grace = \"5s\"\n\n[http]\nlisten = \"127.0.0.1:0\"\n\n",
         spool.display()
     );
     for f in feeds {
@@ -50,6 +50,41 @@ fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Datagrams from the daemon's sd_notify, until one contains `until`.
+fn notify_messages(sock: &std::os::unix::net::UnixDatagram, until: &str) -> String {
+    let mut all = String::new();
+    let mut buf = [0u8; 4096];
+    while !all.contains(until) {
+        match sock.recv(&mut buf) {
+            Ok(n) => {
+                all.push_str(&String::from_utf8_lossy(&buf[..n]));
+                all.push('\n');
+            }
+            Err(_) => break,
+        }
+    }
+    all
+}
+
+/// A plain HTTP/1.0 GET to the daemon's loopback listener.
+fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let status = resp
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = resp
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
 #[test]
 fn daemon_polls_spools_reloads_and_stops_cleanly() {
     let server = FeedServer::start();
@@ -64,10 +99,16 @@ fn daemon_polls_spools_reloads_and_stops_cleanly() {
     )
     .unwrap();
 
+    let notify_path = sb.path("notify.sock");
+    let notify = std::os::unix::net::UnixDatagram::bind(&notify_path).unwrap();
+    notify
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
     let log = std::fs::File::create(sb.path("stderr.log")).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_newsdesk"))
         .args(["--config", sb.config().to_str().unwrap(), "run"])
         .env("RUST_LOG", "info")
+        .env("NOTIFY_SOCKET", &notify_path)
         .stdout(Stdio::null())
         .stderr(Stdio::from(log))
         .spawn()
@@ -82,6 +123,8 @@ fn daemon_polls_spools_reloads_and_stops_cleanly() {
     wait_for("the first feed's items", || {
         count("SELECT count(*) FROM articles") == 5
     });
+    let messages = notify_messages(&notify, "READY=1");
+    assert!(messages.contains("READY=1"), "{messages}");
 
     // A file dropped in the spool (written under a temporary name, then renamed in).
     std::fs::create_dir_all(&spool).unwrap();
@@ -107,12 +150,49 @@ fn daemon_polls_spools_reloads_and_stops_cleanly() {
     wait_for("the second feed's items", || {
         count("SELECT count(*) FROM articles") == 10
     });
-    assert!(stderr().contains("config reloaded"), "{}", stderr());
+    assert!(stderr().contains("configuration reloaded"), "{}", stderr());
+
+    // /healthz answers, and /metrics counts what the database holds.
+    let addr = stderr()
+        .lines()
+        .find(|l| l.contains("serving /healthz"))
+        .and_then(|l| l.split("addr=").nth(1))
+        .map(|a| a.trim().to_string())
+        .expect("the daemon logs its listen address");
+    let (status, health) = http_get(&addr, "/healthz");
+    assert_eq!(status, 200, "{health}");
+    let health: serde_json::Value = serde_json::from_str(&health).unwrap();
+    assert_eq!(health["up"], true);
+    let (status, metrics) = http_get(&addr, "/metrics");
+    assert_eq!(status, 200);
+    let series = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in\n{metrics}"))
+    };
+    let from_feeds = count("SELECT count(*) FROM articles a WHERE EXISTS (SELECT 1 FROM sightings s JOIN feeds f ON f.id = s.feed_id WHERE s.article_id = a.id AND f.kind = 'feed')");
+    assert_eq!(
+        series("newsdesk_articles_total{result=\"new\",source=\"feed\"}"),
+        from_feeds as f64
+    );
+    assert_eq!(
+        series("newsdesk_articles_total{result=\"new\",source=\"spool\"}"),
+        1.0
+    );
+    assert_eq!(
+        series("newsdesk_polls_total{outcome=\"ok\"}"),
+        count("SELECT count(*) FROM fetches WHERE outcome = 'ok'") as f64
+    );
 
     // A broken config on SIGHUP is rejected and the daemon keeps going.
     std::fs::write(sb.config(), format!("{base}[fetch]\nno_such_key = 1\n")).unwrap();
     signal(&child, "-HUP");
-    wait_for("the rejection", || stderr().contains("config rejected"));
+    wait_for("the rejection", || {
+        stderr().contains("configuration rejected")
+    });
     assert!(
         child.try_wait().unwrap().is_none(),
         "still running after a bad reload"
@@ -137,6 +217,8 @@ fn daemon_polls_spools_reloads_and_stops_cleanly() {
     };
     assert!(status.success(), "exit status {status}; {}", stderr());
     assert!(stderr().contains("stopped"));
+    let messages = notify_messages(&notify, "STOPPING=1");
+    assert!(messages.contains("STOPPING=1"), "{messages}");
     assert_eq!(count("SELECT count(*) FROM articles"), 10);
     let ok: String = rusqlite::Connection::open(sb.db())
         .unwrap()

@@ -107,6 +107,7 @@ fn flush(
         rest = tail;
         let started = Instant::now();
         let count = items.len();
+        let first_origin = origins.first().cloned().unwrap_or_default();
         let batch_source = source.clone();
         let result = writer
             .call_blocking(move |w| w.store_batch(&batch_source, &items))
@@ -116,6 +117,15 @@ fn flush(
                 summary.new += outcome.new_count();
                 summary.repeats += outcome.repeat_count();
                 summary.revised += outcome.revised_count();
+                crate::service::events::ArticlesStored {
+                    source: crate::service::events::ArticleSource::Cli,
+                    origin: &first_origin,
+                    new: outcome.new_count() as u64,
+                    duplicates: outcome.repeat_count() as u64,
+                    revised: outcome.revised_count() as u64,
+                    tags: outcome.tags,
+                }
+                .emit();
                 let name = match &source {
                     Source::Local { name, .. } => name.clone(),
                     Source::Feed(id) => format!("feed {id}"),

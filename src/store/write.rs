@@ -76,6 +76,8 @@ impl ItemOutcome {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BatchOutcome {
     pub items: Vec<ItemOutcome>,
+    /// Tags written for new and revised articles, by kind.
+    pub tags: crate::service::events::TagCounts,
 }
 
 impl BatchOutcome {
@@ -170,11 +172,22 @@ impl WriterState {
             Source::Local { name, title } => local_feed_id(&tx, name, title)?,
         };
         let now = now_ts();
+        let started = std::time::Instant::now();
         let mut outcome = BatchOutcome {
             items: Vec::with_capacity(items.len()),
+            ..Default::default()
         };
         for item in items {
             let result = store_item(&tx, &mut self.tag_ids, feed_id, item, &now)?;
+            if !matches!(result, ItemOutcome::Repeat(_)) {
+                for t in item.tags.iter().flat_map(|t| &t.tags) {
+                    match t.kind.as_str() {
+                        "topic" => outcome.tags.topic += 1,
+                        "country" => outcome.tags.country += 1,
+                        _ => outcome.tags.org += 1,
+                    }
+                }
+            }
             outcome.items.push(result);
         }
         if let Some(poll) = poll {
@@ -182,6 +195,11 @@ impl WriterState {
             super::feeds::record_poll(&tx, feed_id, poll)?;
         }
         tx.commit()?;
+        crate::service::events::WriterCommit {
+            duration: started.elapsed(),
+            items: items.len() as u64,
+        }
+        .emit();
         Ok(outcome)
     }
 }

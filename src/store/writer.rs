@@ -31,6 +31,16 @@ impl Writer {
         path: &Path,
         busy_timeout: Duration,
     ) -> Result<(Writer, std::thread::JoinHandle<()>), StoreError> {
+        Self::start_with_health(path, busy_timeout, None)
+    }
+
+    /// As `start`, and the thread marks `health` after every job, so `/healthz` can tell a
+    /// busy writer from a stuck one.
+    pub fn start_with_health(
+        path: &Path,
+        busy_timeout: Duration,
+        health: Option<Arc<crate::service::health::Health>>,
+    ) -> Result<(Writer, std::thread::JoinHandle<()>), StoreError> {
         let conn = super::open_write(path, busy_timeout)?;
         let mut state = WriterState::new(conn)?;
         let (tx, mut rx) = mpsc::channel::<Job>(QUEUE);
@@ -42,6 +52,9 @@ impl Writer {
                 while let Some(job) = rx.blocking_recv() {
                     job(&mut state);
                     thread_depth.fetch_sub(1, Ordering::Relaxed);
+                    if let Some(h) = &health {
+                        h.writer_progressed();
+                    }
                 }
                 state.close();
             })
