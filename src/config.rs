@@ -89,6 +89,11 @@ pub struct StoreConfig {
     /// Articles per write transaction.
     #[serde(deserialize_with = "positive")]
     pub batch_size: usize,
+    /// Delete articles published (or first seen) longer ago than this many days; unset keeps
+    /// them forever. Applied daily by the daemon and by `newsdesk db prune`.
+    pub retention_days: Option<u32>,
+    /// Delete poll records (`fetches`) older than this many days; unset keeps them forever.
+    pub fetch_log_days: Option<u32>,
 }
 
 impl Default for StoreConfig {
@@ -97,6 +102,8 @@ impl Default for StoreConfig {
             path: PathBuf::from("data/newsdesk.db"),
             busy_timeout: Duration::from_secs(5),
             batch_size: 1000,
+            retention_days: None,
+            fetch_log_days: Some(90),
         }
     }
 }

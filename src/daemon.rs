@@ -25,6 +25,9 @@ use tokio_util::sync::CancellationToken;
 /// while the daemon runs are picked up soon; also the pace of watchdog pings.
 const SCHEDULER_TICK: Duration = Duration::from_secs(5);
 
+/// How often retention runs (also once at start).
+const PRUNE_EVERY: Duration = Duration::from_secs(24 * 3600);
+
 struct Parts {
     ctx: PollContext,
     writer_thread: std::thread::JoinHandle<()>,
@@ -309,6 +312,37 @@ pub async fn run(
         })
     });
 
+    let pruner = {
+        let (writer, token) = (ctx.writer.clone(), shutdown.clone());
+        let (articles, fetches) = (config.store.retention_days, config.store.fetch_log_days);
+        tokio::spawn(async move {
+            loop {
+                if articles.is_some() || fetches.is_some() {
+                    match writer
+                        .call(move |w| crate::store::prune::prune(&mut w.conn, articles, fetches))
+                        .await
+                    {
+                        Ok(Ok(p)) if p != Default::default() => {
+                            tracing::info!(
+                                articles = p.articles,
+                                fetches = p.fetches,
+                                "retention applied"
+                            )
+                        }
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) | Err(e) => {
+                            tracing::warn!(error = %e, "retention pass failed; retried tomorrow")
+                        }
+                    }
+                }
+                tokio::select! {
+                    _ = token.cancelled() => break,
+                    _ = tokio::time::sleep(PRUNE_EVERY) => {}
+                }
+            }
+        })
+    };
+
     let mut feedlog = FeedLog::default();
     let mut in_flight: HashSet<i64> = HashSet::new();
     let mut tasks: JoinSet<PollSummary> = JoinSet::new();
@@ -376,6 +410,7 @@ pub async fn run(
     if let Some(spool) = spool {
         let _ = spool.await;
     }
+    let _ = pruner.await;
     if let Some(http) = http {
         let _ = http.await;
     }

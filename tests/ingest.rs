@@ -276,3 +276,32 @@ fn unwritable_database_path_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn db_prune_applies_retention_by_publication_date() {
+    let sb = Sandbox::with_config("");
+    let cfg = std::fs::read_to_string(sb.config()).unwrap();
+    std::fs::write(
+        sb.config(),
+        cfg.replacen("[store]\n", "[store]\nretention_days = 30\n", 1),
+    )
+    .unwrap();
+    let file = sb.path("two.jsonl");
+    std::fs::write(
+        &file,
+        "{\"id\": \"old\", \"title\": \"Old treaty\", \"text\": \"Signed long ago.\", \"published\": \"2001-05-01\"}\n\
+         {\"id\": \"new\", \"title\": \"New treaty\", \"text\": \"Signed today.\"}\n",
+    )
+    .unwrap();
+    sb.run_ok(&["ingest", path_str(&file)]);
+    let out = sb.run_ok(&["--json", "db", "prune"]);
+    assert!(out.contains("\"articles\":1"), "{out}");
+    assert_eq!(sb.count("SELECT count(*) FROM articles"), 1);
+    assert_eq!(sb.count("SELECT count(*) FROM sightings"), 1);
+    let out = sb.run_ok(&["search", "treaty"]);
+    assert!(
+        out.contains("New treaty") && !out.contains("Old treaty"),
+        "{out}"
+    );
+    sb.run_ok(&["db", "vacuum"]);
+}

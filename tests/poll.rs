@@ -314,6 +314,19 @@ fn bad_feeds_are_recorded_and_do_not_disturb_the_others() {
         .query_row("SELECT new_url FROM feed_url_history", [], |r| r.get(0))
         .unwrap();
     assert_eq!(moved, server.url("/good2.xml"));
+    let status: serde_json::Value =
+        serde_json::from_str(&sb.run_ok(&["--json", "status"])).unwrap();
+    assert_eq!(status["feeds_failing"], 6, "{status}");
+    assert_eq!(status["feeds_disabled"], 1, "{status}");
+    assert!(
+        !status["top_errors"].as_array().unwrap().is_empty(),
+        "{status}"
+    );
+    let list = sb.run_ok(&["feed", "list"]);
+    assert!(
+        list.contains("disabled: 410 Gone") && list.contains("failing x1"),
+        "{list}"
+    );
     let next_busy = state("/busy.xml").4.unwrap();
     let in_two_hours = chrono::Utc::now() + chrono::Duration::seconds(7000);
     assert!(

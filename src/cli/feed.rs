@@ -102,17 +102,17 @@ pub fn run(config: &Config, cmd: FeedCommand, json: bool) -> anyhow::Result<u8> 
                     };
                     vec![
                         f.id.to_string(),
+                        cut(&state, 40),
                         f.articles.to_string(),
                         f.last_polled_at.clone().unwrap_or_else(|| "never".into()),
-                        cut(f.title.as_deref().unwrap_or(&f.url), 30),
-                        format!("{}  [{}]", f.url, state),
+                        match &f.title {
+                            Some(t) => format!("{t} <{}>", f.url),
+                            None => f.url.clone(),
+                        },
                     ]
                 })
                 .collect();
-            table(
-                &["ID", "ARTICLES", "LAST POLL", "TITLE", "URL  [STATE]"],
-                &rows,
-            );
+            table(&["ID", "STATE", "ARTICLES", "LAST POLL", "FEED"], &rows);
             Ok(0)
         }
         FeedCommand::Remove { feed } => {

@@ -89,6 +89,10 @@ pub enum Command {
 pub enum DbCommand {
     /// Create the database or bring its schema up to date.
     Migrate,
+    /// Apply retention now: `[store] retention_days` for articles, `fetch_log_days` for polls.
+    Prune,
+    /// Rebuild the database file to reclaim space after large deletions.
+    Vacuum,
 }
 
 /// Errors that mean "you asked for something wrong" (exit 2) rather than "it failed" (exit 1).
@@ -136,6 +140,33 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             } else {
                 println!("{}: ok ({} feeds)", path.display(), config.feeds.len());
             }
+            Ok(0)
+        }
+        Command::Db {
+            command: DbCommand::Prune,
+        } => {
+            let mut conn = crate::store::open_write(&config.store.path, config.store.busy_timeout)?;
+            let p = crate::store::prune::prune(
+                &mut conn,
+                config.store.retention_days,
+                config.store.fetch_log_days,
+            )?;
+            if cli.json {
+                println!("{}", serde_json::to_string(&p)?);
+            } else {
+                println!(
+                    "pruned {} articles and {} poll records",
+                    p.articles, p.fetches
+                );
+            }
+            Ok(0)
+        }
+        Command::Db {
+            command: DbCommand::Vacuum,
+        } => {
+            let conn = crate::store::open_write(&config.store.path, config.store.busy_timeout)?;
+            conn.execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")?;
+            println!("{}: vacuumed", config.store.path.display());
             Ok(0)
         }
         Command::Db {

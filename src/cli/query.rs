@@ -124,7 +124,7 @@ pub fn status(config: &Config, json: bool) -> anyhow::Result<u8> {
         println!("{}", serde_json::to_string_pretty(&s)?);
         return Ok(0);
     }
-    let rows = vec![
+    let mut rows = vec![
         vec![
             "database".into(),
             format!(
@@ -155,15 +155,33 @@ pub fn status(config: &Config, json: bool) -> anyhow::Result<u8> {
         vec![
             "feeds".into(),
             format!(
-                "{} ({} enabled, {} failing), {} local sources",
-                s.feeds, s.feeds_enabled, s.feeds_failing, s.local_sources
+                "{} ok, {} failing, {} disabled; {} local sources",
+                s.feeds_enabled - s.feeds_failing,
+                s.feeds_failing,
+                s.feeds_disabled,
+                s.local_sources
             ),
         ],
         vec![
             "last poll".into(),
-            s.last_poll_at.clone().unwrap_or_else(|| "never".into()),
+            format!(
+                "{} ({} polls in the last day)",
+                s.last_poll_at.as_deref().unwrap_or("never"),
+                s.polls_last_day
+            ),
         ],
     ];
+    for e in &s.top_errors {
+        rows.push(vec![
+            "errors".into(),
+            format!(
+                "{} x{}: {}",
+                e.kind,
+                e.count,
+                e.example.as_deref().unwrap_or("")
+            ),
+        ]);
+    }
     table(&["", ""], &rows);
     Ok(0)
 }

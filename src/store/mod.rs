@@ -7,6 +7,7 @@
 
 pub mod feeds;
 pub mod migrate;
+pub mod prune;
 pub mod read;
 pub mod write;
 pub mod writer;

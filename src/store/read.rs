@@ -229,8 +229,19 @@ pub struct StoreStatus {
     pub local_sources: i64,
     pub articles_last_hour: i64,
     pub articles_last_day: i64,
+    pub feeds_disabled: i64,
     pub last_poll_at: Option<String>,
+    pub polls_last_day: i64,
+    /// The most frequent poll errors of the last day: (kind, count, an example message).
+    pub top_errors: Vec<ErrorCount>,
     pub database_bytes: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct ErrorCount {
+    pub kind: String,
+    pub count: i64,
+    pub example: Option<String>,
 }
 
 pub fn status(conn: &Connection) -> Result<StoreStatus, StoreError> {
@@ -244,7 +255,9 @@ pub fn status(conn: &Connection) -> Result<StoreStatus, StoreError> {
         revisions: one("SELECT count(*) FROM article_revisions")?,
         feeds: one("SELECT count(*) FROM feeds WHERE kind = 'feed'")?,
         feeds_enabled: one("SELECT count(*) FROM feeds WHERE kind = 'feed' AND enabled = 1")?,
-        feeds_failing: one("SELECT count(*) FROM feeds WHERE kind = 'feed' AND consecutive_errors > 0")?,
+        feeds_failing: one(
+            "SELECT count(*) FROM feeds WHERE kind = 'feed' AND enabled = 1 AND consecutive_errors > 0",
+        )?,
         local_sources: one("SELECT count(*) FROM feeds WHERE kind = 'local'")?,
         articles_last_hour: one(
             "SELECT count(*) FROM articles WHERE first_seen_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-1 hour')",
@@ -252,7 +265,20 @@ pub fn status(conn: &Connection) -> Result<StoreStatus, StoreError> {
         articles_last_day: one(
             "SELECT count(*) FROM articles WHERE first_seen_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-1 day')",
         )?,
+        feeds_disabled: one("SELECT count(*) FROM feeds WHERE kind = 'feed' AND enabled = 0")?,
         last_poll_at: conn.query_row("SELECT max(started_at) FROM fetches", [], |r| r.get(0))?,
+        polls_last_day: one(
+            "SELECT count(*) FROM fetches WHERE started_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-1 day')",
+        )?,
+        top_errors: {
+            let mut stmt = conn.prepare(
+                "SELECT coalesce(error_kind, 'unknown'), count(*), max(error) FROM fetches
+                  WHERE outcome = 'error' AND started_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-1 day')
+                  GROUP BY 1 ORDER BY 2 DESC LIMIT 5",
+            )?;
+            let rows = stmt.query_map([], |r| Ok(ErrorCount { kind: r.get(0)?, count: r.get(1)?, example: r.get(2)? }))?;
+            rows.collect::<Result<_, _>>()?
+        },
         database_bytes: one("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()")?,
     })
 }
