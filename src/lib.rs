@@ -15,5 +15,6 @@
 //! - [`ingest`]: local article files (text, HTML, JSON, JSON Lines) -> raw articles.
 //! - [`cli`]: the command line; `main.rs` only maps its result to an exit code.
 
+pub mod dedupe;
 pub mod model;
 pub mod normalize;
