@@ -19,6 +19,7 @@
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod dedupe;
 pub mod fetch;
 pub mod fulltext;
 pub mod ingest;

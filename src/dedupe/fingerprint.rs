@@ -1,0 +1,285 @@
+//! What dedupe keeps about one article: a SimHash of the whole text for the long-text detector,
+//! and hashed content words of the title and lede for the short-text detector. Small, plain, and
+//! storable as one BLOB so the index can be rebuilt from the store at start.
+
+use super::simhash::{hash64, simhash};
+use super::text;
+use crate::model::Article;
+
+/// Content words of the lede kept. A feed item's description is about this long, and past it
+/// outlets' copies of a wire story drift apart (trimmed, extended, re-ordered).
+pub const LEDE_WORDS: usize = 25;
+/// Content words of the title kept (a headline rarely has more).
+pub const TITLE_WORDS: usize = 20;
+
+const FORMAT_VERSION: u8 = 1;
+const NO_TIME: i64 = i64::MIN;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint {
+    /// SimHash of the word 3-shingles of title and body (boilerplate, bylines, dateline out).
+    pub simhash: u64,
+    /// Words the SimHash was built from; below `simhash_min_words` it is too noisy to use.
+    pub words: u32,
+    /// Unix seconds: published time, else when first seen. The caller fills it in when the
+    /// article has no date (see `with_time_if_missing`).
+    pub time: Option<i64>,
+    /// ISO 639 code, up to 3 ASCII letters, zero-padded.
+    lang: [u8; 3],
+    /// Sorted, distinct hashes of the title's content words; empty for a derived title.
+    title: Box<[u32]>,
+    /// Sorted, distinct hashes of the first `LEDE_WORDS` content words of the body.
+    lede: Box<[u32]>,
+}
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum FingerprintError {
+    #[error("fingerprint blob is {len} bytes, shorter than its header says")]
+    Truncated { len: usize },
+    #[error("fingerprint blob has format version {0}, this build reads {FORMAT_VERSION}")]
+    Version(u8),
+    #[error("fingerprint blob has {0} bytes after its end")]
+    Trailing(usize),
+}
+
+/// The fingerprint of one normalized article. Pure: same article, same fingerprint, on any
+/// machine and across releases (the store keeps it).
+pub fn fingerprint(article: &Article) -> Fingerprint {
+    let mut word_hashes: Vec<u64> = Vec::with_capacity(64);
+    let mut title_set: Vec<u32> = Vec::new();
+
+    if !article.title_derived {
+        let t = text::fold(&text::strip_markup(&article.title));
+        let mut prev = "";
+        for w in text::words(&t) {
+            word_hashes.push(hash64(w.as_bytes()));
+            // "Update 2:" numbers the re-issue, it does not name the story.
+            let packaging = text::is_title_noise(w) || prev == "update";
+            if title_set.len() < TITLE_WORDS && text::is_content_word(w) && !packaging {
+                title_set.push(word_hash32(w));
+            }
+            prev = w;
+        }
+    }
+
+    let mut lede_set: Vec<u32> = Vec::with_capacity(LEDE_WORDS);
+    let mut first_line = true;
+    for line in article.body_text.lines() {
+        if crate::normalize::is_boilerplate_line(line) || text::is_byline(line) {
+            continue;
+        }
+        let line = if first_line {
+            first_line = false;
+            text::strip_dateline(line)
+        } else {
+            line
+        };
+        let folded = text::fold(&text::strip_markup(line));
+        for w in text::words(&folded) {
+            word_hashes.push(hash64(w.as_bytes()));
+            if lede_set.len() < LEDE_WORDS && text::is_content_word(w) {
+                lede_set.push(word_hash32(w));
+            }
+        }
+    }
+
+    Fingerprint {
+        simhash: simhash(&word_hashes),
+        words: u32::try_from(word_hashes.len()).unwrap_or(u32::MAX),
+        time: article
+            .published_at
+            .or(article.updated_at)
+            .map(|t| t.timestamp()),
+        lang: pack_lang(article.lang.as_deref()),
+        title: sorted_set(title_set),
+        lede: sorted_set(lede_set),
+    }
+}
+
+/// 32 bits are plenty to tell words apart within two short texts, and halve the memory.
+pub(crate) fn word_hash32(w: &str) -> u32 {
+    (hash64(w.as_bytes()) >> 32) as u32
+}
+
+fn sorted_set(mut v: Vec<u32>) -> Box<[u32]> {
+    v.sort_unstable();
+    v.dedup();
+    v.into_boxed_slice()
+}
+
+fn pack_lang(lang: Option<&str>) -> [u8; 3] {
+    let mut out = [0u8; 3];
+    if let Some(l) = lang.filter(|l| (2..=3).contains(&l.len()) && l.is_ascii()) {
+        for (o, b) in out.iter_mut().zip(l.bytes()) {
+            *o = b.to_ascii_lowercase();
+        }
+    }
+    out
+}
+
+impl Fingerprint {
+    /// Set the time to `seen` (unix seconds) when the article carried no date.
+    pub fn with_time_if_missing(mut self, seen: i64) -> Self {
+        self.time = self.time.or(Some(seen));
+        self
+    }
+
+    pub fn lang(&self) -> Option<&str> {
+        let n = self.lang.iter().take_while(|&&b| b != 0).count();
+        (n > 0)
+            .then(|| std::str::from_utf8(&self.lang[..n]).ok())
+            .flatten()
+    }
+
+    /// Two known, different languages: never the same story for our detectors.
+    pub fn lang_conflicts(&self, other: &Fingerprint) -> bool {
+        self.lang[0] != 0 && other.lang[0] != 0 && self.lang != other.lang
+    }
+
+    pub fn title_words(&self) -> &[u32] {
+        &self.title
+    }
+
+    pub fn lede_words(&self) -> &[u32] {
+        &self.lede
+    }
+
+    /// The SimHash as SQLite stores integers (same bits).
+    pub fn simhash_i64(&self) -> i64 {
+        self.simhash as i64
+    }
+
+    /// Compact form for a BLOB column: version, simhash, words, time, lang, then the two word
+    /// sets. 26 bytes plus 4 per word (typically under 200 bytes).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(26 + 4 * (self.title.len() + self.lede.len()));
+        out.push(FORMAT_VERSION);
+        out.extend_from_slice(&self.simhash.to_le_bytes());
+        out.extend_from_slice(&self.words.to_le_bytes());
+        out.extend_from_slice(&self.time.unwrap_or(NO_TIME).to_le_bytes());
+        out.extend_from_slice(&self.lang);
+        // Both lengths fit a byte: TITLE_WORDS and LEDE_WORDS are far below 256.
+        out.push(self.title.len() as u8);
+        out.push(self.lede.len() as u8);
+        for h in self.title.iter().chain(self.lede.iter()) {
+            out.extend_from_slice(&h.to_le_bytes());
+        }
+        out
+    }
+
+    pub fn from_bytes(b: &[u8]) -> Result<Fingerprint, FingerprintError> {
+        let truncated = FingerprintError::Truncated { len: b.len() };
+        let &version = b.first().ok_or(FingerprintError::Truncated { len: 0 })?;
+        if version != FORMAT_VERSION {
+            return Err(FingerprintError::Version(version));
+        }
+        let header = b.get(1..26).ok_or(truncated.clone())?;
+        let u64_at = |i: usize| u64::from_le_bytes(header[i..i + 8].try_into().unwrap_or([0; 8]));
+        let simhash = u64_at(0);
+        let words = u32::from_le_bytes(header[8..12].try_into().unwrap_or([0; 4]));
+        let time = u64_at(12) as i64;
+        let lang = [header[20], header[21], header[22]];
+        let (nt, nl) = (usize::from(header[23]), usize::from(header[24]));
+        let body_len = 4 * (nt + nl);
+        let body = b.get(26..26 + body_len).ok_or(truncated)?;
+        if b.len() > 26 + body_len {
+            return Err(FingerprintError::Trailing(b.len() - 26 - body_len));
+        }
+        let mut hashes = body
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+        let title: Box<[u32]> = hashes.by_ref().take(nt).collect();
+        let lede: Box<[u32]> = hashes.collect();
+        Ok(Fingerprint {
+            simhash,
+            words,
+            time: (time != NO_TIME).then_some(time),
+            lang,
+            title,
+            lede,
+        })
+    }
+
+    /// A fingerprint from raw parts, for synthetic data in benches and tests.
+    pub fn from_parts(
+        simhash: u64,
+        words: u32,
+        time: Option<i64>,
+        lang: Option<&str>,
+        title: Vec<u32>,
+        lede: Vec<u32>,
+    ) -> Fingerprint {
+        Fingerprint {
+            simhash,
+            words,
+            time,
+            lang: pack_lang(lang),
+            title: sorted_set(title),
+            lede: sorted_set(lede),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn article(title: &str, body: &str) -> Article {
+        crate::normalize::normalize(crate::model::RawArticle {
+            title: Some(title.into()),
+            content_text: Some(body.into()),
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn bytes_round_trip_and_bad_blobs_fail() {
+        let fp = fingerprint(&article(
+            "Ministers meet in Geneva",
+            "GENEVA (Reuters) - Foreign ministers met on Tuesday to discuss a ceasefire.",
+        ))
+        .with_time_if_missing(1_700_000_000);
+        let b = fp.to_bytes();
+        assert_eq!(Fingerprint::from_bytes(&b).unwrap(), fp);
+        assert_eq!(
+            Fingerprint::from_bytes(&b[..b.len() - 1]),
+            Err(FingerprintError::Truncated { len: b.len() - 1 })
+        );
+        let mut longer = b.clone();
+        longer.push(0);
+        assert_eq!(
+            Fingerprint::from_bytes(&longer),
+            Err(FingerprintError::Trailing(1))
+        );
+        let mut v2 = b;
+        v2[0] = 2;
+        assert_eq!(
+            Fingerprint::from_bytes(&v2),
+            Err(FingerprintError::Version(2))
+        );
+    }
+
+    #[test]
+    fn dateline_byline_and_boilerplate_do_not_count() {
+        let a = fingerprint(&article(
+            "Talks resume",
+            "By Jane Doe\nGENEVA (Reuters) - Foreign ministers met on Tuesday.\n\nRead more:",
+        ));
+        let b = fingerprint(&article(
+            "Talks resume",
+            "Foreign ministers met on Tuesday.",
+        ));
+        assert_eq!(a.simhash, b.simhash);
+        assert_eq!(a.lede_words(), b.lede_words());
+        assert_eq!(a.words, b.words);
+    }
+
+    #[test]
+    fn title_noise_and_stopwords_are_left_out_of_the_title_set() {
+        let a = fingerprint(&article("Update 1: Sysco profit climbs (AP)", "x"));
+        let b = fingerprint(&article("Sysco Profit Climbs", "y"));
+        assert_eq!(a.title_words(), b.title_words());
+        assert_eq!(a.title_words().len(), 3);
+    }
+}

@@ -1,0 +1,299 @@
+//! The near-duplicate index. Lookup cost does not grow with the number of articles:
+//!
+//! - Long texts: the pigeonhole banding of Manku et al. (2007). Split the 64-bit SimHash into
+//!   four 16-bit blocks; two hashes within distance 3 agree exactly on at least one block. Each
+//!   block indexes a table of 65,536 buckets addressed directly by the block value, so a lookup
+//!   reads four buckets of about n / 65,536 entries each (15 at a million articles).
+//! - Short texts: buckets keyed by each item's bottom-k word hashes (a MinHash sketch), each
+//!   bucket capped to its newest entries, and only items inside a bounded ring of recent ones,
+//!   so both the candidate count and the memory stay fixed however long the daemon runs.
+
+use std::collections::{HashMap, VecDeque};
+
+use super::fingerprint::Fingerprint;
+use super::simhash::hamming;
+use super::{short, DedupeConfig, Detector, NearMatch};
+
+const BLOCKS: usize = 4;
+const BLOCK_BITS: u32 = 16;
+
+/// One long-text entry in a band table: the full hash and where its article's ids live.
+#[derive(Clone, Copy)]
+struct BandEntry {
+    simhash: u64,
+    slot: u32,
+}
+
+/// What the index remembers per inserted article.
+#[derive(Clone, Copy)]
+struct Slot {
+    article_id: i64,
+    /// The earliest article of its group (itself when it is no one's duplicate).
+    group_id: i64,
+    words: u32,
+    lang: [u8; 3],
+}
+
+struct ShortEntry {
+    slot: u32,
+    fp: Fingerprint,
+}
+
+pub struct NearDupIndex {
+    cfg: DedupeConfig,
+    slots: Vec<Slot>,
+    bands: Vec<Vec<Vec<BandEntry>>>,
+    /// Recent items for the short-text detector, oldest first; `short_base` is the sequence
+    /// number of the front entry.
+    short: VecDeque<ShortEntry>,
+    short_base: u64,
+    /// Word hash -> sequence numbers of recent items having it as a key, oldest first.
+    buckets: HashMap<u32, VecDeque<u64>>,
+    newest_time: i64,
+}
+
+impl NearDupIndex {
+    pub fn new(cfg: &DedupeConfig) -> Self {
+        NearDupIndex {
+            cfg: cfg.clone(),
+            slots: Vec::new(),
+            bands: (0..BLOCKS)
+                .map(|_| vec![Vec::new(); 1 << BLOCK_BITS])
+                .collect(),
+            short: VecDeque::new(),
+            short_base: 0,
+            buckets: HashMap::new(),
+            newest_time: i64::MIN,
+        }
+    }
+
+    /// Articles inserted (all of them, including those since evicted from the short-text ring).
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Items currently held for the short-text detector.
+    pub fn short_len(&self) -> usize {
+        self.short.len()
+    }
+
+    /// Add an article, computing its group with `find`. At ingest, where the caller has just
+    /// called `find` itself, `insert_with_group` avoids the second lookup.
+    pub fn insert(&mut self, article_id: i64, fp: Fingerprint) {
+        let group = self.find(&fp).map_or(article_id, |m| m.article_id);
+        self.insert_with_group(article_id, group, fp);
+    }
+
+    /// Add an article whose group is known: `group_id` is its `duplicate_of`, or its own id.
+    /// Rebuilding at start inserts articles in id order with the stored `duplicate_of`.
+    pub fn insert_with_group(&mut self, article_id: i64, group_id: i64, fp: Fingerprint) {
+        let Ok(slot) = u32::try_from(self.slots.len()) else {
+            // Four billion articles: beyond what one process indexes; stop growing.
+            return;
+        };
+        let lang = lang_bytes(&fp);
+        self.slots.push(Slot {
+            article_id,
+            group_id,
+            words: fp.words,
+            lang,
+        });
+        if fp.words >= self.cfg.simhash_min_words {
+            for (b, table) in self.bands.iter_mut().enumerate() {
+                table[block(fp.simhash, b)].push(BandEntry {
+                    simhash: fp.simhash,
+                    slot,
+                });
+            }
+        }
+        if let Some(t) = fp.time {
+            self.newest_time = self.newest_time.max(t);
+        }
+        let seq = self.short_base + self.short.len() as u64;
+        for key in short::keys(&fp) {
+            let bucket = self.buckets.entry(key).or_default();
+            bucket.push_back(seq);
+            if bucket.len() > self.cfg.short_bucket_cap {
+                bucket.pop_front();
+            }
+        }
+        self.short.push_back(ShortEntry { slot, fp });
+        self.evict();
+    }
+
+    /// The earliest article of the group `fp` belongs to, if any. A SimHash match (long texts,
+    /// nearly the same words throughout) wins over a short-text match.
+    pub fn find(&self, fp: &Fingerprint) -> Option<NearMatch> {
+        self.find_simhash(fp).or_else(|| self.find_short(fp))
+    }
+
+    fn find_simhash(&self, fp: &Fingerprint) -> Option<NearMatch> {
+        if fp.words < self.cfg.simhash_min_words {
+            return None;
+        }
+        let lang = lang_bytes(fp);
+        let mut best: Option<(u32, u32)> = None; // (distance, slot)
+        for (b, table) in self.bands.iter().enumerate() {
+            for e in &table[block(fp.simhash, b)] {
+                let d = hamming(e.simhash, fp.simhash);
+                if d > self.cfg.simhash_max_distance || best.is_some_and(|(bd, _)| bd <= d) {
+                    continue;
+                }
+                let s = &self.slots[e.slot as usize];
+                if lang_conflict(lang, s) {
+                    continue;
+                }
+                best = Some((d, e.slot));
+            }
+        }
+        let (d, slot) = best?;
+        let s = &self.slots[slot as usize];
+        Some(NearMatch {
+            article_id: s.group_id,
+            detector: Detector::Simhash,
+            similarity: 1.0 - f64::from(d) / 64.0,
+            evidence: serde_json::json!({
+                "detector": Detector::Simhash.as_str(),
+                "matched_article_id": s.article_id,
+                "distance": d,
+                "max_distance": self.cfg.simhash_max_distance,
+                "words": [fp.words, s.words],
+                "min_words": self.cfg.simhash_min_words,
+            }),
+        })
+    }
+
+    fn find_short(&self, fp: &Fingerprint) -> Option<NearMatch> {
+        let window = i64::try_from(self.cfg.short_window_hours)
+            .unwrap_or(i64::MAX / 3600)
+            .saturating_mul(3600);
+        let mut seen: Vec<u64> = Vec::with_capacity(64);
+        let mut best: Option<(short::ShortScore, &ShortEntry)> = None;
+        for key in short::keys(fp) {
+            let Some(bucket) = self.buckets.get(&key) else {
+                continue;
+            };
+            for &seq in bucket.iter().rev() {
+                let Some(entry) = seq
+                    .checked_sub(self.short_base)
+                    .and_then(|i| self.short.get(i as usize))
+                else {
+                    continue;
+                };
+                if seen.contains(&seq) {
+                    continue;
+                }
+                seen.push(seq);
+                let other = &entry.fp;
+                if fp.lang_conflicts(other) {
+                    continue;
+                }
+                if let (Some(a), Some(b)) = (fp.time, other.time) {
+                    if (a - b).abs() > window {
+                        continue;
+                    }
+                }
+                let s = short::score(fp, other);
+                if best.is_some_and(|(bs, _)| bs.score >= s.score) {
+                    continue;
+                }
+                if short::is_match(&s, fp, other, &self.cfg) && self.long_pair_agrees(fp, other) {
+                    best = Some((s, entry));
+                }
+            }
+        }
+        let (s, entry) = best?;
+        let slot = &self.slots[entry.slot as usize];
+        let hours_apart = match (fp.time, entry.fp.time) {
+            (Some(a), Some(b)) => serde_json::json!((a - b).abs() as f64 / 3600.0),
+            _ => serde_json::Value::Null,
+        };
+        Some(NearMatch {
+            article_id: slot.group_id,
+            detector: Detector::ShortText,
+            similarity: s.score,
+            evidence: serde_json::json!({
+                "detector": Detector::ShortText.as_str(),
+                "matched_article_id": slot.article_id,
+                "title_jaccard": round3(s.title),
+                "lede_jaccard": round3(s.lede),
+                "score": round3(s.score),
+                "min_score": self.cfg.short_min_score,
+                "min_lede_jaccard": self.cfg.short_min_lede_jaccard,
+                "title_floor": self.cfg.short_title_floor,
+                "lede_only_jaccard": self.cfg.short_lede_only_jaccard,
+                "simhash_distance": hamming(fp.simhash, entry.fp.simhash),
+                "hours_apart": hours_apart,
+                "window_hours": self.cfg.short_window_hours,
+            }),
+        })
+    }
+
+    /// Two long articles whose ledes agree can still report different things further down (one
+    /// outlet's follow-up reusing its background paragraph): when both are long, their whole
+    /// texts must also be close.
+    fn long_pair_agrees(&self, a: &Fingerprint, b: &Fingerprint) -> bool {
+        let long = self.cfg.simhash_min_words;
+        a.words < long
+            || b.words < long
+            || hamming(a.simhash, b.simhash) <= self.cfg.long_pair_max_distance
+    }
+
+    /// Drop the oldest short-text items beyond the ring's size, or older than two windows
+    /// before the newest item seen, with their bucket keys.
+    fn evict(&mut self) {
+        let horizon = self.newest_time.saturating_sub(
+            i64::try_from(self.cfg.short_window_hours)
+                .unwrap_or(i64::MAX / 7200)
+                .saturating_mul(7200),
+        );
+        while let Some(front) = self.short.front() {
+            let too_many = self.short.len() > self.cfg.short_max_entries;
+            let too_old = front.fp.time.is_some_and(|t| t < horizon);
+            if !too_many && !too_old {
+                break;
+            }
+            let seq = self.short_base;
+            for key in short::keys(&front.fp) {
+                if let Some(bucket) = self.buckets.get_mut(&key) {
+                    // Sequence numbers are pushed in order: the evicted one is at the front
+                    // unless the bucket cap already dropped it.
+                    if bucket.front() == Some(&seq) {
+                        bucket.pop_front();
+                    }
+                    if bucket.is_empty() {
+                        self.buckets.remove(&key);
+                    }
+                }
+            }
+            self.short.pop_front();
+            self.short_base += 1;
+        }
+    }
+}
+
+fn block(simhash: u64, b: usize) -> usize {
+    ((simhash >> (b as u32 * BLOCK_BITS)) & 0xffff) as usize
+}
+
+fn lang_bytes(fp: &Fingerprint) -> [u8; 3] {
+    let mut out = [0u8; 3];
+    if let Some(l) = fp.lang() {
+        for (o, b) in out.iter_mut().zip(l.bytes()) {
+            *o = b;
+        }
+    }
+    out
+}
+
+fn lang_conflict(lang: [u8; 3], s: &Slot) -> bool {
+    lang[0] != 0 && s.lang[0] != 0 && lang != s.lang
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}

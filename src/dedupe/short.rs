@@ -1,0 +1,133 @@
+//! The short-text detector. A feed item is a headline and a sentence or two; wire copies of one
+//! story in two outlets share only part of their shingles, but they share most of the lede's
+//! content words and usually much of the headline. Both are compared, with separate thresholds,
+//! and the lede carries more weight: outlets rewrite headlines far more than ledes.
+
+use super::fingerprint::Fingerprint;
+use super::DedupeConfig;
+
+/// Keys per fingerprint in the candidate buckets. Keys are the smallest word hashes of title
+/// and lede together (a bottom-k MinHash sketch), so two items whose words overlap by a third
+/// share a key with probability above 97%.
+pub const KEYS: usize = 10;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ShortScore {
+    /// Jaccard similarity of the titles' content words (0 when either has no real title).
+    pub title: f64,
+    /// Jaccard similarity of the ledes' content words.
+    pub lede: f64,
+    /// (2 * lede + title) / 3.
+    pub score: f64,
+}
+
+pub fn score(a: &Fingerprint, b: &Fingerprint) -> ShortScore {
+    let title = jaccard(a.title_words(), b.title_words());
+    let lede = if a.lede_words().is_empty() && b.lede_words().is_empty() {
+        // Two headline-only items: only the headline can speak.
+        title
+    } else {
+        jaccard(a.lede_words(), b.lede_words())
+    };
+    ShortScore {
+        title,
+        lede,
+        score: (2.0 * lede + title) / 3.0,
+    }
+}
+
+/// Whether the scores say "same story". Ledes too short to mean anything (a bare "[allAfrica]",
+/// a three-word coder summary) only match with the same headline; a weak headline match needs a
+/// near-identical lede; shared boilerplate alone never reaches either bar because boilerplate
+/// lines are not in the lede and stopwords are not in either set.
+pub fn is_match(s: &ShortScore, a: &Fingerprint, b: &Fingerprint, cfg: &DedupeConfig) -> bool {
+    let short_lede = a.lede_words().len().min(b.lede_words().len()) < cfg.short_min_lede_words;
+    if short_lede {
+        let title_len = a.title_words().len().min(b.title_words().len());
+        return title_len >= cfg.short_min_lede_words / 2
+            && s.title >= cfg.short_headline_only_jaccard
+            && s.lede >= cfg.short_min_lede_jaccard;
+    }
+    if s.lede < cfg.short_min_lede_jaccard || s.score < cfg.short_min_score {
+        return false;
+    }
+    s.title >= cfg.short_title_floor || s.lede >= cfg.short_lede_only_jaccard
+}
+
+/// The candidate keys of a fingerprint: its `KEYS` smallest word hashes over title and lede.
+pub fn keys(fp: &Fingerprint) -> Vec<u32> {
+    let mut all: Vec<u32> = fp
+        .title_words()
+        .iter()
+        .chain(fp.lede_words())
+        .copied()
+        .collect();
+    all.sort_unstable();
+    all.dedup();
+    all.truncate(KEYS);
+    all
+}
+
+/// Jaccard similarity of two sorted, distinct slices, by merging.
+pub fn jaccard(a: &[u32], b: &[u32]) -> f64 {
+    if a.is_empty() || b.is_empty() {
+        return 0.0;
+    }
+    let (mut i, mut j, mut common) = (0, 0, 0usize);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                common += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    common as f64 / (a.len() + b.len() - common) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fp(title: &[u32], lede: &[u32]) -> Fingerprint {
+        Fingerprint::from_parts(0, 30, Some(0), Some("en"), title.to_vec(), lede.to_vec())
+    }
+
+    #[test]
+    fn jaccard_counts_the_overlap() {
+        assert_eq!(jaccard(&[1, 2, 3], &[2, 3, 4]), 0.5);
+        assert_eq!(jaccard(&[1], &[2]), 0.0);
+        assert_eq!(jaccard(&[], &[]), 0.0);
+    }
+
+    #[test]
+    fn a_rewritten_headline_needs_a_near_identical_lede() {
+        let cfg = DedupeConfig::default();
+        let lede: Vec<u32> = (100..120).collect();
+        let mut close = lede.clone();
+        close[0] = 999; // 19 of 21 words shared
+        let a = fp(&[1, 2, 3], &lede);
+        let b = fp(&[7, 8, 9], &close);
+        let s = score(&a, &b);
+        assert!(s.title == 0.0 && s.lede > 0.85);
+        assert!(is_match(&s, &a, &b, &cfg), "{s:?}");
+
+        // Half the lede shared and nothing of the title: related stories, not one story.
+        let half: Vec<u32> = (110..130).collect();
+        let c = fp(&[7, 8, 9], &half);
+        let s = score(&a, &c);
+        assert!(!is_match(&s, &a, &c, &cfg), "{s:?}");
+    }
+
+    #[test]
+    fn keys_are_the_smallest_hashes() {
+        let f = fp(&[50, 3], &(10..40).collect::<Vec<_>>());
+        let k = keys(&f);
+        assert_eq!(k.len(), KEYS);
+        assert_eq!(k[0], 3);
+        assert_eq!(*k.last().unwrap(), 18);
+    }
+}
