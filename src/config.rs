@@ -49,6 +49,8 @@ struct RawConfig {
     #[serde(default)]
     spool: SpoolConfig,
     #[serde(default)]
+    dedupe: crate::dedupe::DedupeConfig,
+    #[serde(default)]
     fetch: crate::fetch::FetchConfig,
     #[serde(default)]
     schedule: crate::schedule::ScheduleConfig,
@@ -70,6 +72,7 @@ pub struct Config {
     pub taxonomy: TaxonomyConfig,
     pub ingest: IngestConfig,
     pub spool: SpoolConfig,
+    pub dedupe: crate::dedupe::DedupeConfig,
     pub fetch: crate::fetch::FetchConfig,
     pub schedule: crate::schedule::ScheduleConfig,
     pub service: ServiceConfig,
@@ -296,6 +299,11 @@ impl Config {
             });
         }
 
+        raw.dedupe.validate().map_err(|e| ConfigError::Parse {
+            path: shown.clone(),
+            message: format!("[dedupe]: {e}"),
+        })?;
+
         let dir = path.and_then(Path::parent).unwrap_or(Path::new("."));
         let mut taxonomy = raw.taxonomy;
         taxonomy.topics = dir.join(&taxonomy.topics);
@@ -308,6 +316,7 @@ impl Config {
             taxonomy,
             ingest: raw.ingest,
             spool: raw.spool,
+            dedupe: raw.dedupe,
             fetch: raw.fetch,
             schedule: raw.schedule,
             service: raw.service,

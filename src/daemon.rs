@@ -34,8 +34,7 @@ struct Parts {
 }
 
 async fn build(config: &Config, health: Option<Arc<Health>>) -> anyhow::Result<Parts> {
-    let (writer, writer_thread) =
-        Writer::start_with_health(&config.store.path, config.store.busy_timeout, health)?;
+    let (writer, writer_thread) = Writer::start(config, health)?;
     let reconciled = writer
         .call({
             let feeds = config.feeds.clone();
@@ -86,7 +85,7 @@ pub fn report_poll(s: &PollSummary, feedlog: &mut FeedLog, health: Option<&Healt
         outcome,
         items: s.items as u64,
         new: s.new as u64,
-        duplicates: s.repeats as u64,
+        duplicates: (s.repeats + s.near_duplicates) as u64,
         revised: s.revised as u64,
         bytes: s.bytes,
         duration: s.duration,

@@ -20,10 +20,12 @@ impl Tagger {
     /// Normalize and tag one raw article.
     pub fn prepare(&self, raw: RawArticle, guid: String) -> Result<NewItem, NormalizeError> {
         let article = normalize(raw)?;
+        let fingerprint = Some(crate::dedupe::fingerprint(&article));
         Ok(NewItem {
             article,
             guid,
             tags: None,
+            fingerprint,
         })
     }
 }

@@ -35,6 +35,8 @@ pub struct PollSummary {
     pub new: usize,
     pub repeats: usize,
     pub revised: usize,
+    /// New articles that are near duplicates of a stored story (also counted in `new`).
+    pub near_duplicates: usize,
     pub bytes: u64,
     pub duration: Duration,
     pub error_kind: Option<String>,
@@ -279,6 +281,7 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedRow) -> PollSummary {
             summary.repeats = outcome.repeat_count();
             summary.revised = outcome.revised_count();
             summary.tags = outcome.tags;
+            summary.near_duplicates = outcome.near_duplicates;
         }
         Err(e) => store_failed(&mut summary, e),
     }

@@ -13,13 +13,14 @@ struct Summary {
     records: usize,
     new: usize,
     repeats: usize,
+    near_duplicates: usize,
     revised: usize,
     failed: usize,
     errors: Vec<String>,
 }
 
 pub fn run(config: &Config, files: &[PathBuf], json: bool) -> anyhow::Result<u8> {
-    let (writer, writer_thread) = Writer::start(&config.store.path, config.store.busy_timeout)?;
+    let (writer, writer_thread) = Writer::start(config, None)?;
     let tagger = Tagger::default();
     let mut summary = Summary::default();
     let mut report = |summary: &mut Summary, msg: String| {
@@ -81,8 +82,8 @@ pub fn run(config: &Config, files: &[PathBuf], json: bool) -> anyhow::Result<u8>
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         println!(
-            "{} records: {} new, {} already stored, {} revised, {} failed",
-            summary.records, summary.new, summary.repeats, summary.revised, summary.failed
+            "{} records: {} new ({} near duplicates of stored stories), {} already stored, {} revised, {} failed",
+            summary.records, summary.new, summary.near_duplicates, summary.repeats, summary.revised, summary.failed
         );
     }
     Ok(if summary.failed > 0 { 1 } else { 0 })
@@ -117,6 +118,7 @@ fn flush(
                 summary.new += outcome.new_count();
                 summary.repeats += outcome.repeat_count();
                 summary.revised += outcome.revised_count();
+                summary.near_duplicates += outcome.near_duplicates;
                 crate::service::events::ArticlesStored {
                     source: crate::service::events::ArticleSource::Cli,
                     origin: &first_origin,

@@ -66,6 +66,12 @@ pub enum Command {
         /// Only foreign-policy articles.
         #[arg(long)]
         foreign_policy: bool,
+        /// One line per story: near duplicates folded into the earliest article (the default).
+        #[arg(long, overrides_with = "all")]
+        collapse: bool,
+        /// Every matching article, near duplicates included.
+        #[arg(long)]
+        all: bool,
     },
     /// Show one article: text, sightings, tags and why.
     Show { id: i64 },
@@ -117,6 +123,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             country,
             org,
             foreign_policy,
+            collapse: _,
+            all,
         } => {
             let since = since.as_deref().map(parse_since).transpose()?;
             let q = crate::store::read::SearchQuery {
@@ -127,6 +135,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                 country: country.map(|c| c.to_ascii_uppercase()),
                 org,
                 foreign_policy_only: foreign_policy,
+                collapse: !all,
             };
             query::search(&config, &q, cli.json)
         }

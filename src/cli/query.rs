@@ -27,7 +27,12 @@ pub fn search(config: &Config, q: &read::SearchQuery, json: bool) -> anyhow::Res
                     .get(..10)
                     .unwrap_or(&h.published_at)
                     .to_string(),
-                cut(h.source.as_deref().unwrap_or("-"), 24),
+                match h.outlets {
+                    n if n > 1 => {
+                        format!("{} +{}", cut(h.source.as_deref().unwrap_or("-"), 20), n - 1)
+                    }
+                    _ => cut(h.source.as_deref().unwrap_or("-"), 24),
+                },
                 format!("{} — {}", h.title, h.snippet),
             ]
         })

@@ -8,11 +8,18 @@ use std::path::Path;
 
 /// (version, name, SQL). A new migration is a new file and a new line here; a test checks that
 /// every file in `migrations/` is listed.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "0001_initial",
-    include_str!("../../migrations/0001_initial.sql"),
-)];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "0001_initial",
+        include_str!("../../migrations/0001_initial.sql"),
+    ),
+    (
+        2,
+        "0002_dedupe",
+        include_str!("../../migrations/0002_dedupe.sql"),
+    ),
+];
 
 /// The newest schema version this binary knows.
 pub fn latest_version() -> i64 {

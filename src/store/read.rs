@@ -17,6 +17,8 @@ pub struct SearchQuery {
     pub country: Option<String>,
     pub org: Option<String>,
     pub foreign_policy_only: bool,
+    /// One hit per story (an article and its near duplicates), the best-ranked one.
+    pub collapse: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -28,6 +30,10 @@ pub struct SearchHit {
     pub url: Option<String>,
     pub snippet: String,
     pub foreign_policy: Option<bool>,
+    /// The story this article belongs to: its own id, or the article it duplicates.
+    pub story_id: i64,
+    /// Distinct sources that carried the story (all its articles).
+    pub outlets: i64,
 }
 
 /// Full-text search. A query that is not valid FTS5 syntax (a stray quote, "U.S.") is retried
@@ -50,10 +56,12 @@ pub fn search(conn: &Connection, q: &SearchQuery) -> Result<Vec<SearchHit>, Stor
 
 fn run_search(conn: &Connection, q: &SearchQuery, fts: &str) -> Result<Vec<SearchHit>, StoreError> {
     let mut sql = String::from(
-        "SELECT a.id, a.title, coalesce(a.published_at, a.first_seen_at), a.url,
-                snippet(articles_fts, 2, '[', ']', '…', 16), a.foreign_policy,
+        "SELECT a.id, a.title, coalesce(a.published_at, a.first_seen_at) AS published, a.url,
+                snippet(articles_fts, 2, '[', ']', '…', 16) AS snippet, a.foreign_policy,
                 (SELECT coalesce(f.title, f.url) FROM sightings s JOIN feeds f ON f.id = s.feed_id
-                  WHERE s.article_id = a.id ORDER BY s.seen_at, s.id LIMIT 1)
+                  WHERE s.article_id = a.id ORDER BY s.seen_at, s.id LIMIT 1) AS source,
+                coalesce(a.duplicate_of, a.id) AS story,
+                bm25(articles_fts, 10.0, 3.0, 1.0) AS rank
            FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid
           WHERE articles_fts MATCH ?",
     );
@@ -79,7 +87,17 @@ fn run_search(conn: &Connection, q: &SearchQuery, fts: &str) -> Result<Vec<Searc
             args.push(Value::Text(slug.clone()));
         }
     }
-    sql.push_str(" ORDER BY bm25(articles_fts, 10.0, 3.0, 1.0), a.id DESC LIMIT ?");
+    // Collapsing keeps each story's best-ranked article (SQLite takes the bare columns from
+    // the row that holds min(rank)).
+    let group = if q.collapse { "story" } else { "id" };
+    let sql = format!(
+        "WITH hits AS MATERIALIZED ({sql})
+         SELECT id, title, published, url, snippet, foreign_policy, source, story, min(rank) AS best,
+                (SELECT count(DISTINCT x.feed_id) FROM sightings x JOIN articles d ON d.id = x.article_id
+                  WHERE d.id = story OR d.duplicate_of = story)
+           FROM hits GROUP BY {group}
+          ORDER BY best, id DESC LIMIT ?"
+    );
     args.push(Value::Integer(q.limit as i64));
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map(params_from_iter(args), |r| {
@@ -91,6 +109,8 @@ fn run_search(conn: &Connection, q: &SearchQuery, fts: &str) -> Result<Vec<Searc
             snippet: r.get(4)?,
             foreign_policy: r.get::<_, Option<i64>>(5)?.map(|v| v != 0),
             source: r.get(6)?,
+            story_id: r.get(7)?,
+            outlets: r.get(9)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

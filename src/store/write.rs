@@ -2,6 +2,7 @@
 //! sightings, tags, all in one transaction. Runs only on the writer thread.
 
 use super::{now_ts, ts, StoreError};
+use crate::dedupe::{DedupeConfig, Fingerprint, NearDupIndex};
 use crate::model::Article;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use std::collections::HashMap;
@@ -18,6 +19,11 @@ pub struct WriterState {
     pub conn: Connection,
     /// (kind, slug) -> tags.id; cleared whenever a transaction rolls back.
     tag_ids: HashMap<(String, String), i64>,
+    /// Near-duplicate index over the stored articles' fingerprints. Articles enter it as they
+    /// are inserted, so a story carried by two feeds of one batch is caught; a transaction that
+    /// rolls back has the index rebuilt from what was committed (rare: errors only).
+    near: NearDupIndex,
+    dedupe: DedupeConfig,
 }
 
 /// Where a batch came from: a polled feed, or local files under a pseudo-feed name.
@@ -54,6 +60,8 @@ pub struct NewItem {
     /// Identity within the source (guid, link, title+date, file path, record id).
     pub guid: String,
     pub tags: Option<TagSet>,
+    /// For near-duplicate detection; None skips it.
+    pub fingerprint: Option<crate::dedupe::Fingerprint>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +86,8 @@ pub struct BatchOutcome {
     pub items: Vec<ItemOutcome>,
     /// Tags written for new and revised articles, by kind.
     pub tags: crate::service::events::TagCounts,
+    /// New articles that are near duplicates of a stored story (counted in `new` too).
+    pub near_duplicates: usize,
 }
 
 impl BatchOutcome {
@@ -102,10 +112,14 @@ impl BatchOutcome {
 }
 
 impl WriterState {
-    pub fn new(conn: Connection) -> Result<Self, StoreError> {
+    /// Take the connection and rebuild the near-duplicate index from the stored fingerprints.
+    pub fn new(conn: Connection, dedupe: &DedupeConfig) -> Result<Self, StoreError> {
+        let near = rebuild_index(&conn, dedupe)?;
         Ok(WriterState {
             conn,
             tag_ids: HashMap::new(),
+            near,
+            dedupe: dedupe.clone(),
         })
     }
 
@@ -149,6 +163,7 @@ impl WriterState {
                 Ok(outcome) => return Ok(outcome),
                 Err(e) => {
                     self.tag_ids.clear();
+                    self.near = rebuild_index(&self.conn, &self.dedupe)?;
                     if !e.is_transient() || attempt >= ATTEMPTS {
                         return Err(e);
                     }
@@ -178,7 +193,11 @@ impl WriterState {
             ..Default::default()
         };
         for item in items {
-            let result = store_item(&tx, &mut self.tag_ids, feed_id, item, &now)?;
+            let (result, near_dup) =
+                store_item(&tx, &mut self.tag_ids, &mut self.near, feed_id, item, &now)?;
+            if let (ItemOutcome::New(_), Some(true)) = (result, near_dup) {
+                outcome.near_duplicates += 1;
+            }
             if !matches!(result, ItemOutcome::Repeat(_)) {
                 for t in item.tags.iter().flat_map(|t| &t.tags) {
                     match t.kind.as_str() {
@@ -262,14 +281,17 @@ fn find_existing(
     Ok(None)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn store_item(
     tx: &Transaction,
     tag_ids: &mut HashMap<(String, String), i64>,
+    near: &mut NearDupIndex,
     feed_id: i64,
     item: &NewItem,
     now: &str,
-) -> Result<ItemOutcome, StoreError> {
+) -> Result<(ItemOutcome, Option<bool>), StoreError> {
     let a = &item.article;
+    let mut near_dup = None;
     let result = match find_existing(tx, feed_id, item)? {
         Some((id, how)) => {
             let revised = how != Match::Hash && revise_if_changed(tx, id, a, now)?;
@@ -306,6 +328,9 @@ fn store_item(
                 a.content_hash,
             ])?;
             let id = tx.last_insert_rowid();
+            if let Some(fp) = &item.fingerprint {
+                near_dup = Some(record_near_duplicate(tx, near, id, fp, now)?);
+            }
             if let Some(tags) = &item.tags {
                 write_tags(tx, tag_ids, id, tags, now)?;
             }
@@ -319,7 +344,80 @@ fn store_item(
              url = coalesce(excluded.url, url)",
     )?
     .execute(params![result.article_id(), feed_id, item.guid, a.url, now])?;
-    Ok(result)
+    Ok((result, near_dup))
+}
+
+/// Look the new article up among stored stories (and those earlier in this batch), record the
+/// match on the row, and queue the fingerprint for the index.
+fn record_near_duplicate(
+    tx: &Transaction,
+    near: &mut NearDupIndex,
+    id: i64,
+    fp: &Fingerprint,
+    now: &str,
+) -> Result<bool, StoreError> {
+    let seen = chrono::DateTime::parse_from_rfc3339(now)
+        .map(|t| t.timestamp())
+        .unwrap_or_default();
+    let fp = fp.clone().with_time_if_missing(seen);
+    let found = near.find(&fp);
+    let group = match &found {
+        Some(m) => {
+            tx.prepare_cached(
+                "UPDATE articles SET duplicate_of = ?2, duplicate_detector = ?3, duplicate_similarity = ?4,
+                        duplicate_evidence = ?5, fingerprint = ?6 WHERE id = ?1",
+            )?
+            .execute(params![
+                id,
+                m.article_id,
+                m.detector.as_str(),
+                m.similarity,
+                m.evidence.to_string(),
+                fp.to_bytes(),
+            ])?;
+            m.article_id
+        }
+        None => {
+            tx.prepare_cached("UPDATE articles SET fingerprint = ?2 WHERE id = ?1")?
+                .execute(params![id, fp.to_bytes()])?;
+            id
+        }
+    };
+    near.insert_with_group(id, group, fp);
+    Ok(found.is_some())
+}
+
+/// The index over every stored fingerprint, in id order with each article's stored group.
+fn rebuild_index(conn: &Connection, dedupe: &DedupeConfig) -> Result<NearDupIndex, StoreError> {
+    let started = std::time::Instant::now();
+    let mut near = NearDupIndex::new(dedupe);
+    let mut stmt = conn.prepare(
+        "SELECT id, coalesce(duplicate_of, id), fingerprint FROM articles
+          WHERE fingerprint IS NOT NULL ORDER BY id",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut unreadable = 0u64;
+    while let Some(r) = rows.next()? {
+        let blob: Vec<u8> = r.get(2)?;
+        match Fingerprint::from_bytes(&blob) {
+            Ok(fp) => near.insert_with_group(r.get(0)?, r.get(1)?, fp),
+            Err(_) => unreadable += 1,
+        }
+    }
+    if unreadable > 0 {
+        tracing::warn!(
+            unreadable,
+            "fingerprints that could not be read were left out of the near-duplicate index"
+        );
+    }
+    if !near.is_empty() {
+        tracing::info!(
+            articles = near.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "near-duplicate index rebuilt"
+        );
+    }
+    Ok(near)
 }
 
 /// A re-polled item whose title or text changed is a correction: keep the old version, store

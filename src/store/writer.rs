@@ -5,10 +5,8 @@
 
 use super::write::WriterState;
 use super::StoreError;
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 type Job = Box<dyn FnOnce(&mut WriterState) + Send>;
@@ -25,24 +23,17 @@ pub struct Writer {
 const QUEUE: usize = 64;
 
 impl Writer {
-    /// Open the database (migrating it) and start the writer thread. Returns the handle and the
-    /// thread's join handle, which completes once every queued job has been committed.
+    /// Open the database (migrating it), rebuild the near-duplicate index from it, and start
+    /// the writer thread. Returns the handle and the thread's join handle, which completes once
+    /// every queued job has been committed. With `health`, the thread marks it after every
+    /// job, so `/healthz` can tell a busy writer from a stuck one.
     pub fn start(
-        path: &Path,
-        busy_timeout: Duration,
-    ) -> Result<(Writer, std::thread::JoinHandle<()>), StoreError> {
-        Self::start_with_health(path, busy_timeout, None)
-    }
-
-    /// As `start`, and the thread marks `health` after every job, so `/healthz` can tell a
-    /// busy writer from a stuck one.
-    pub fn start_with_health(
-        path: &Path,
-        busy_timeout: Duration,
+        config: &crate::config::Config,
         health: Option<Arc<crate::service::health::Health>>,
     ) -> Result<(Writer, std::thread::JoinHandle<()>), StoreError> {
+        let (path, busy_timeout) = (config.store.path.as_path(), config.store.busy_timeout);
         let conn = super::open_write(path, busy_timeout)?;
-        let mut state = WriterState::new(conn)?;
+        let mut state = WriterState::new(conn, &config.dedupe)?;
         let (tx, mut rx) = mpsc::channel::<Job>(QUEUE);
         let depth = Arc::new(AtomicUsize::new(0));
         let thread_depth = depth.clone();

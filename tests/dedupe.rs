@@ -1,0 +1,182 @@
+//! Dedupe through the real binary: exact repeats across feeds become sightings, syndicated
+//! copies are grouped under the first-seen article (and stay grouped across restarts), and
+//! different articles stay apart.
+
+mod common;
+use common::feed_server::FeedServer;
+use common::{corpus, seeds, Sandbox};
+
+fn config_for(server: &FeedServer, paths: &[&str]) -> String {
+    let mut c = String::from("[fetch]\nallow_private_addresses = true\nper_host_min_gap = \"0s\"\nper_host_concurrency = 8\n\n");
+    for p in paths {
+        c.push_str(&format!("[[feeds]]\nurl = \"{}\"\n\n", server.url(p)));
+    }
+    c
+}
+
+#[test]
+fn same_item_with_different_tracking_parameters_is_one_article_two_sightings() {
+    let server = FeedServer::start();
+    let item = |guid: &str, query: &str| {
+        format!(
+            "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>{guid}</title><link>https://x.example/</link>\
+             <item><guid>{guid}-1</guid><title>Ceasefire talks resume in Cairo</title>\
+             <link>https://news.example/world/ceasefire-talks{}</link>\
+             <description>Mediators said on Monday that delegations had returned to Cairo.</description></item></channel></rss>",
+            query.replace('&', "&amp;")
+        )
+    };
+    server.doc(
+        "/one.xml",
+        item("one", "?utm_source=rss&utm_medium=feed"),
+        "application/rss+xml",
+    );
+    server.doc(
+        "/two.xml",
+        item("two", "?fbclid=abc#comments"),
+        "application/rss+xml",
+    );
+    let sb = Sandbox::with_config(&config_for(&server, &["/one.xml", "/two.xml"]));
+    sb.run_ok(&["poll", "--once", "--all"]);
+    assert_eq!(sb.count("SELECT count(*) FROM articles"), 1);
+    assert_eq!(sb.count("SELECT count(*) FROM sightings"), 2);
+    assert_eq!(
+        sb.count("SELECT count(DISTINCT url) FROM sightings"),
+        2,
+        "each feed's own link is kept"
+    );
+}
+
+fn article_id(sb: &Sandbox, title: &str) -> (i64, Option<i64>) {
+    sb.sql()
+        .query_row(
+            "SELECT id, duplicate_of FROM articles WHERE title = ?1 ORDER BY id LIMIT 1",
+            [title],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap_or_else(|e| panic!("{title}: {e}"))
+}
+
+#[test]
+fn syndicated_copies_are_grouped_and_stay_grouped_across_restarts() {
+    let server = FeedServer::start();
+    let feeds = [
+        "japantoday-world-rss2.xml",
+        "npr-world-rss2.xml",
+        "al-monitor-all-rss2.xml",
+        "abcnews-us-international-rss2.xml",
+    ];
+    for f in feeds {
+        server.doc(
+            &format!("/{f}"),
+            std::fs::read(corpus().join("feeds").join(f)).unwrap(),
+            "application/xml",
+        );
+    }
+    let paths: Vec<String> = feeds.iter().map(|f| format!("/{f}")).collect();
+    let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let sb = Sandbox::with_config(&config_for(&server, &refs));
+    sb.run_ok(&["poll", "--once", "--all"]);
+
+    // SOURCES.md D1 #1 (AP copy in Japan Today and NPR, same headline) and #11 (Al-Monitor and
+    // Japan Today).
+    let conn = sb.sql();
+    for title in [
+        "Australia won't repatriate 34 women and children from Syria",
+        "Hezbollah rejects disarmament plan and government's four-month timeline",
+    ] {
+        let groups: Vec<i64> = conn
+            .prepare("SELECT coalesce(duplicate_of, id) FROM articles WHERE title = ?1")
+            .unwrap()
+            .query_map([title], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(
+            groups.len() >= 2,
+            "{title}: expected a copy in each outlet, got {groups:?}"
+        );
+        assert!(
+            groups.windows(2).all(|w| w[0] == w[1]),
+            "{title}: not grouped: {groups:?}"
+        );
+    }
+    let (_, dup) = article_id(
+        &sb,
+        "Hezbollah rejects disarmament plan and government's four-month timeline",
+    );
+    let evidence: String = conn
+        .query_row(
+            "SELECT duplicate_detector || ' ' || duplicate_evidence FROM articles WHERE duplicate_of IS NOT NULL LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        evidence.contains("detector"),
+        "evidence recorded: {evidence}"
+    );
+    let _ = dup;
+
+    // Search shows the story once by default, every copy with --all.
+    let collapsed: serde_json::Value =
+        serde_json::from_str(&sb.run_ok(&["--json", "search", "repatriate women children Syria"]))
+            .unwrap();
+    let all: serde_json::Value = serde_json::from_str(&sb.run_ok(&[
+        "--json",
+        "search",
+        "repatriate women children Syria",
+        "--all",
+    ]))
+    .unwrap();
+    let n_collapsed = collapsed.as_array().unwrap().len();
+    assert!(
+        all.as_array().unwrap().len() > n_collapsed,
+        "collapsed {collapsed}\nall {all}"
+    );
+    assert!(
+        collapsed[0]["outlets"].as_i64().unwrap() >= 2,
+        "{collapsed}"
+    );
+    assert!(sb.count("SELECT count(*) FROM stories WHERE outlets >= 2") >= 2);
+
+    // A new process (the index rebuilt from the store) groups a further copy with the story.
+    let file = sb.path("copy.json");
+    std::fs::write(
+        &file,
+        r#"{"id": "wire-copy", "published": "2026-02-17T09:00:00Z", "title": "Australia will not repatriate 34 women and children from Syria", "text": "The Australian government will not bring back from Syria a group of 34 women and children with alleged ties to the Islamic State group, Prime Minister Anthony Albanese said on Tuesday."}"#,
+    )
+    .unwrap();
+    sb.run_ok(&["ingest", file.to_str().unwrap()]);
+    let (orig, _) = article_id(
+        &sb,
+        "Australia won't repatriate 34 women and children from Syria",
+    );
+    let (_, copy_dup) = article_id(
+        &sb,
+        "Australia will not repatriate 34 women and children from Syria",
+    );
+    let orig_group: i64 = conn
+        .query_row(
+            "SELECT coalesce(duplicate_of, id) FROM articles WHERE id = ?1",
+            [orig],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(copy_dup, Some(orig_group));
+}
+
+#[test]
+fn the_two_seeds_are_different_articles() {
+    let sb = Sandbox::new();
+    let files = seeds();
+    let mut args = vec!["ingest"];
+    args.extend(files.iter().map(|p| p.to_str().unwrap()));
+    sb.run_ok(&args);
+    assert_eq!(sb.count("SELECT count(*) FROM articles"), 2);
+    assert_eq!(
+        sb.count("SELECT count(*) FROM articles WHERE duplicate_of IS NOT NULL"),
+        0
+    );
+    assert_eq!(sb.count("SELECT count(*) FROM stories"), 2);
+}
