@@ -34,3 +34,4 @@ pub mod schedule;
 pub mod service;
 pub mod spool;
 pub mod store;
+pub mod tag;

@@ -1,0 +1,314 @@
+//! `newsdesk eval`: tag article records in memory (no database) and measure the tagger against
+//! labels written under LABELING.md. Flag precision/recall/F1 leave borderline items out; topic
+//! figures are micro-averaged over the items labelled foreign-policy; country figures over every
+//! labelled item.
+
+use super::{tag, TagKind, Taxonomy};
+use crate::model::ArticleRecord;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{BufRead, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} line {line}: {source}")]
+    Json {
+        path: PathBuf,
+        line: usize,
+        source: serde_json::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// A label's flag: "yes" / "no" / "borderline" (booleans are accepted too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gold {
+    Yes,
+    No,
+    Borderline,
+}
+
+impl<'de> Deserialize<'de> for Gold {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::Bool(true) => Ok(Gold::Yes),
+            serde_json::Value::Bool(false) => Ok(Gold::No),
+            serde_json::Value::String(s) => match s.as_str() {
+                "yes" | "true" => Ok(Gold::Yes),
+                "no" | "false" => Ok(Gold::No),
+                "borderline" => Ok(Gold::Borderline),
+                other => Err(serde::de::Error::custom(format!("unknown flag {other:?}"))),
+            },
+            other => Err(serde::de::Error::custom(format!("unknown flag {other}"))),
+        }
+    }
+}
+
+/// One line of a labels file.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Label {
+    #[serde(deserialize_with = "id_string")]
+    pub id: String,
+    pub foreign_policy: Gold,
+    #[serde(default)]
+    pub topics: Vec<String>,
+    #[serde(default)]
+    pub countries: Vec<String>,
+}
+
+fn set(v: &[String]) -> HashSet<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+fn id_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) => s,
+        other => other.to_string(),
+    })
+}
+
+/// One prediction, in the labels' shape.
+#[derive(Debug, Clone, Serialize)]
+pub struct Prediction {
+    pub id: String,
+    pub foreign_policy: bool,
+    pub topics: Vec<String>,
+    pub countries: Vec<String>,
+}
+
+/// Precision, recall and F1 with the counts behind them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Prf {
+    pub tp: usize,
+    pub fp: usize,
+    #[serde(rename = "fn")]
+    pub fn_: usize,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+}
+
+impl Prf {
+    fn add(&mut self, predicted: &HashSet<&str>, gold: &HashSet<&str>) {
+        self.tp += predicted.intersection(gold).count();
+        self.fp += predicted.difference(gold).count();
+        self.fn_ += gold.difference(predicted).count();
+    }
+
+    fn finish(mut self) -> Prf {
+        let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+        self.precision = ratio(self.tp, self.tp + self.fp);
+        self.recall = ratio(self.tp, self.tp + self.fn_);
+        self.f1 = if self.precision + self.recall == 0.0 {
+            0.0
+        } else {
+            2.0 * self.precision * self.recall / (self.precision + self.recall)
+        };
+        self
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalReport {
+    pub records: usize,
+    pub labelled: usize,
+    pub predicted_foreign_policy: usize,
+    /// Present when labels were given.
+    pub flag: Option<Prf>,
+    pub topics: Option<Prf>,
+    pub countries: Option<Prf>,
+    pub per_topic: BTreeMap<String, Prf>,
+}
+
+/// Read a JSON Lines file of article records.
+pub fn read_records(path: &Path) -> Result<Vec<ArticleRecord>, EvalError> {
+    read_jsonl(path)
+}
+
+/// Read a labels file into a map by id.
+pub fn read_labels(path: &Path) -> Result<HashMap<String, Label>, EvalError> {
+    let labels: Vec<Label> = read_jsonl(path)?;
+    Ok(labels.into_iter().map(|l| (l.id.clone(), l)).collect())
+}
+
+fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, EvalError> {
+    let file = std::fs::File::open(path).map_err(|source| EvalError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut out = Vec::new();
+    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(|source| EvalError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        out.push(
+            serde_json::from_str(&line).map_err(|source| EvalError::Json {
+                path: path.to_path_buf(),
+                line: i + 1,
+                source,
+            })?,
+        );
+    }
+    Ok(out)
+}
+
+/// Tag each record. Records that normalize to nothing are predicted "not foreign policy".
+pub fn predict(tax: &Taxonomy, records: &[ArticleRecord]) -> Vec<Prediction> {
+    records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let id = r.id.clone().unwrap_or_else(|| format!("#{}", i + 1));
+            match crate::normalize::normalize(r.clone().into_raw()) {
+                Ok(article) => {
+                    let t = tag(tax, &article);
+                    Prediction {
+                        id,
+                        foreign_policy: t.foreign_policy,
+                        topics: t
+                            .slugs(TagKind::Topic)
+                            .into_iter()
+                            .map(String::from)
+                            .collect(),
+                        countries: t
+                            .slugs(TagKind::Country)
+                            .into_iter()
+                            .map(String::from)
+                            .collect(),
+                    }
+                }
+                Err(_) => Prediction {
+                    id,
+                    foreign_policy: false,
+                    topics: Vec::new(),
+                    countries: Vec::new(),
+                },
+            }
+        })
+        .collect()
+}
+
+/// Score predictions against labels (records without a label are counted but not scored).
+pub fn score(predictions: &[Prediction], labels: &HashMap<String, Label>) -> EvalReport {
+    let mut flag = Prf::default();
+    let mut topics = Prf::default();
+    let mut countries = Prf::default();
+    let mut per_topic: BTreeMap<String, Prf> = BTreeMap::new();
+    let mut labelled = 0;
+    for p in predictions {
+        let Some(l) = labels.get(&p.id) else { continue };
+        labelled += 1;
+        match (l.foreign_policy, p.foreign_policy) {
+            (Gold::Yes, true) => flag.tp += 1,
+            (Gold::No, true) => flag.fp += 1,
+            (Gold::Yes, false) => flag.fn_ += 1,
+            _ => {}
+        }
+        countries.add(&set(&p.countries), &set(&l.countries));
+        if l.foreign_policy == Gold::Yes {
+            let (pt, gt) = (set(&p.topics), set(&l.topics));
+            topics.add(&pt, &gt);
+            for slug in pt.union(&gt) {
+                let e = per_topic.entry(slug.to_string()).or_default();
+                e.add(
+                    &pt.iter().filter(|s| *s == slug).copied().collect(),
+                    &gt.iter().filter(|s| *s == slug).copied().collect(),
+                );
+            }
+        }
+    }
+    let has = labelled > 0;
+    EvalReport {
+        records: predictions.len(),
+        labelled,
+        predicted_foreign_policy: predictions.iter().filter(|p| p.foreign_policy).count(),
+        flag: has.then(|| flag.finish()),
+        topics: has.then(|| topics.finish()),
+        countries: has.then(|| countries.finish()),
+        per_topic: per_topic
+            .into_iter()
+            .map(|(k, v)| (k, v.finish()))
+            .collect(),
+    }
+}
+
+/// Write predictions as JSON Lines.
+pub fn write_predictions(path: &Path, predictions: &[Prediction]) -> Result<(), EvalError> {
+    let err = |source| EvalError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::create(path).map_err(err)?;
+    let mut w = BufWriter::new(file);
+    for p in predictions {
+        let line = serde_json::to_string(p).map_err(|e| err(e.into()))?;
+        writeln!(w, "{line}").map_err(err)?;
+    }
+    w.flush().map_err(err)
+}
+
+/// Tag the records of `articles`, optionally write predictions, and score against `labels`.
+pub fn evaluate(
+    tax: &Taxonomy,
+    articles: &Path,
+    labels: Option<&Path>,
+    predictions_out: Option<&Path>,
+) -> Result<EvalReport, EvalError> {
+    let records = read_records(articles)?;
+    let predictions = predict(tax, &records);
+    if let Some(out) = predictions_out {
+        write_predictions(out, &predictions)?;
+    }
+    let labels = match labels {
+        Some(p) => read_labels(p)?,
+        None => HashMap::new(),
+    };
+    Ok(score(&predictions, &labels))
+}
+
+impl std::fmt::Display for EvalReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "{} records, {} labelled, {} predicted foreign-policy",
+            self.records, self.labelled, self.predicted_foreign_policy
+        )?;
+        let (Some(flag), Some(topics), Some(countries)) = (self.flag, self.topics, self.countries)
+        else {
+            return Ok(());
+        };
+        writeln!(
+            f,
+            "{:<30} {:>9} {:>9} {:>9} {:>5} {:>5} {:>5}",
+            "", "precision", "recall", "F1", "tp", "fp", "fn"
+        )?;
+        let row = |f: &mut std::fmt::Formatter<'_>, name: &str, p: &Prf| {
+            writeln!(
+                f,
+                "{:<30} {:>9.3} {:>9.3} {:>9.3} {:>5} {:>5} {:>5}",
+                name, p.precision, p.recall, p.f1, p.tp, p.fp, p.fn_
+            )
+        };
+        row(f, "flag (borderline left out)", &flag)?;
+        row(f, "topics (micro, on FP items)", &topics)?;
+        row(f, "countries (micro)", &countries)?;
+        for (slug, p) in &self.per_topic {
+            row(f, &format!("  {slug}"), p)?;
+        }
+        Ok(())
+    }
+}

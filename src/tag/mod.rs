@@ -1,0 +1,124 @@
+//! Foreign-policy tagging (SPEC section 6, `../shared/corpus/LABELING.md`).
+//!
+//! `Taxonomy::load` reads the topic taxonomy, the country gazetteer and the flag model once and
+//! compiles one multi-pattern matcher; `tag` is then a pure function from an `Article` to a
+//! `Tagging`: the `foreign_policy` flag with its probability, and topic, country and organisation
+//! tags, each with a score and JSON evidence (matched terms, counts, where) so a user can see why.
+//!
+//! - [`taxonomy`]: load and validate the TOML files, build the matcher.
+//! - [`matcher`]: Aho-Corasick over every term; word boundaries, case rules, longest match.
+//! - [`score`]: ambiguity rules, context rules, scores, the flag model, evidence.
+//! - [`eval`]: precision/recall/F1 against labelled records (`newsdesk eval`).
+
+pub mod eval;
+mod matcher;
+mod score;
+mod taxonomy;
+
+pub use score::{flag_features, tag};
+pub use taxonomy::{Taxonomy, TaxonomyError};
+
+use serde::{Deserialize, Serialize};
+
+/// The three kinds of tag.
+#[derive(Debug, Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TagKind {
+    Topic,
+    Country,
+    Org,
+}
+
+impl TagKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TagKind::Topic => "topic",
+            TagKind::Country => "country",
+            TagKind::Org => "org",
+        }
+    }
+}
+
+/// A tag that can be assigned (a row of the `tags` table).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TagDef {
+    pub kind: TagKind,
+    /// Topic slug, upper-case ISO 3166-1 alpha-2 code, or the organisation's short name.
+    pub slug: String,
+    pub label: String,
+    /// IPTC Media Topics code (`medtop:...`) for topics that have one.
+    pub code: Option<String>,
+}
+
+/// One assigned tag with its score and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TagHit {
+    pub kind: TagKind,
+    pub slug: String,
+    pub label: String,
+    pub score: f64,
+    /// `{"mentions": [{"term", "where", "count", ...}], ...}`
+    pub evidence: serde_json::Value,
+}
+
+/// The tagger's verdict on one article.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Tagging {
+    pub foreign_policy: bool,
+    /// Probability that the article's main subject is relations between states (0..1).
+    pub score: f64,
+    /// The flag model's largest contributions and the figures behind them.
+    pub evidence: serde_json::Value,
+    pub tags: Vec<TagHit>,
+}
+
+impl Tagging {
+    /// Slugs of the tags of one kind, in score order.
+    pub fn slugs(&self, kind: TagKind) -> Vec<&str> {
+        self.tags
+            .iter()
+            .filter(|t| t.kind == kind)
+            .map(|t| t.slug.as_str())
+            .collect()
+    }
+}
+
+/// Tuning of the scorer; the lead embeds it as the `[tag]` table of the main config.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TagConfig {
+    /// Weight of a mention in the headline, the lede (first paragraph) and the rest.
+    pub title_weight: f64,
+    pub lede_weight: f64,
+    pub body_weight: f64,
+    /// Body mentions are scaled by sqrt(body_ref_words / words) for longer bodies, so a long
+    /// article needs proportionally more evidence than a feed item.
+    pub body_ref_words: f64,
+    /// A country is tagged when its score reaches `country_min` and `country_rel` of the top one.
+    pub country_min: f64,
+    pub country_rel: f64,
+    /// A topic is tagged (on foreign-policy articles) at `topic_min` and `topic_rel` of the top.
+    pub topic_min: f64,
+    pub topic_rel: f64,
+    /// An organisation is tagged when its score reaches this.
+    pub org_min: f64,
+    /// How much one organisation mention adds to the organisation's topics.
+    pub org_topic_weight: f64,
+}
+
+impl Default for TagConfig {
+    fn default() -> Self {
+        TagConfig {
+            title_weight: 3.0,
+            lede_weight: 2.0,
+            body_weight: 1.0,
+            body_ref_words: 150.0,
+            country_min: 1.5,
+            country_rel: 0.25,
+            topic_min: 2.5,
+            topic_rel: 0.3,
+            org_min: 1.0,
+            org_topic_weight: 1.5,
+        }
+    }
+}

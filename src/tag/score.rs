@@ -1,0 +1,543 @@
+//! Scoring one article: resolve ambiguous names, apply context rules, weigh mentions by where
+//! they are (headline > lede > rest), then decide the flag with the logistic flag model and keep
+//! the topics, countries and organisations that clear their thresholds. Every number that goes
+//! into a decision is echoed in the evidence.
+
+use super::matcher::{AliasKind, Meaning, Mention};
+use super::taxonomy::{Needs, Taxonomy, TopicDef};
+use super::{TagHit, TagKind, Tagging};
+use crate::model::Article;
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Zone {
+    Title,
+    Lede,
+    Body,
+}
+
+impl Zone {
+    fn as_str(self) -> &'static str {
+        match self {
+            Zone::Title => "title",
+            Zone::Lede => "lede",
+            Zone::Body => "body",
+        }
+    }
+}
+
+/// The text the tagger reads, with zone boundaries (byte offsets).
+struct Doc {
+    text: String,
+    title_end: usize,
+    lede_end: usize,
+    title_case: bool,
+    body_scale: f64,
+}
+
+/// The lede is the first paragraph, cut after its first sentence past `LEDE_MIN` bytes so that a
+/// long first paragraph (or a body with no paragraph breaks) does not count as all lede.
+const LEDE_MIN: usize = 200;
+const LEDE_MAX: usize = 500;
+
+fn build_doc(a: &Article, body_ref_words: f64) -> Doc {
+    let mut text = String::with_capacity(a.title.len() + a.body_text.len() + 8);
+    if !a.title_derived {
+        text.push_str(&a.title);
+    }
+    text.push('\n');
+    let title_end = text.len();
+    let title_case = is_title_case(&a.title);
+    let mut lede_end = None;
+    if let Some(s) = &a.summary {
+        text.push_str(s);
+        text.push('\n');
+        lede_end = Some(text.len());
+    }
+    let body_start = text.len();
+    for line in a.body_text.lines() {
+        if !crate::normalize::is_boilerplate_line(line) {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    let lede_end = lede_end.unwrap_or_else(|| {
+        let body = &text[body_start..];
+        let para = body.find("\n\n").unwrap_or(body.len());
+        let mut end = para.min(LEDE_MAX);
+        if para > LEDE_MIN {
+            if let Some(i) = body[LEDE_MIN.min(para)..end].find(". ") {
+                end = LEDE_MIN + i + 1;
+            }
+        }
+        while !body.is_char_boundary(end) {
+            end -= 1;
+        }
+        body_start + end
+    });
+    let body_words = text[lede_end..].split_whitespace().count() as f64;
+    let body_scale = if body_words > body_ref_words {
+        (body_ref_words / body_words).sqrt()
+    } else {
+        1.0
+    };
+    Doc {
+        text,
+        title_end,
+        lede_end,
+        title_case,
+        body_scale,
+    }
+}
+
+/// Headline style ("Iran Warns Washington Over Sanctions"): capitals say nothing about names.
+fn is_title_case(title: &str) -> bool {
+    let long: Vec<&str> = title
+        .split_whitespace()
+        .filter(|w| w.chars().filter(|c| c.is_alphabetic()).count() >= 4)
+        .collect();
+    let caps = long
+        .iter()
+        .filter(|w| w.chars().next().is_some_and(char::is_uppercase))
+        .count();
+    long.len() >= 2 && caps * 10 >= long.len() * 6
+}
+
+impl Doc {
+    fn zone(&self, pos: u32) -> Zone {
+        let p = pos as usize;
+        if p < self.title_end {
+            Zone::Title
+        } else if p < self.lede_end {
+            Zone::Lede
+        } else {
+            Zone::Body
+        }
+    }
+}
+
+fn zone_weight(tax: &Taxonomy, doc: &Doc, zone: Zone) -> f64 {
+    let c = &tax.config;
+    match zone {
+        Zone::Title => c.title_weight,
+        Zone::Lede => c.lede_weight,
+        Zone::Body => c.body_weight * doc.body_scale,
+    }
+}
+
+fn kind_weight(kind: AliasKind) -> f64 {
+    // A state named outright or by its capital says most; a city or province only places it.
+    match kind {
+        AliasKind::Name => 1.0,
+        AliasKind::Capital | AliasKind::Leader => 0.9,
+        AliasKind::Demonym => 0.8,
+        AliasKind::Place => 0.5,
+    }
+}
+
+fn near(a: &Mention, b: &Mention, window: usize) -> bool {
+    let w = window as u32;
+    a.start <= b.end + w && b.start <= a.end + w
+}
+
+fn overlaps(a: &Mention, b: &Mention) -> bool {
+    a.start < b.end && b.start < a.end
+}
+
+/// Capitalised words that may sit next to a place name without making it a person's name.
+const NOT_NAMES: &[&str] = &[
+    "The",
+    "A",
+    "An",
+    "In",
+    "On",
+    "At",
+    "To",
+    "From",
+    "For",
+    "With",
+    "By",
+    "Of",
+    "And",
+    "But",
+    "Or",
+    "As",
+    "After",
+    "Before",
+    "Since",
+    "While",
+    "When",
+    "Where",
+    "Both",
+    "Neighbouring",
+    "Neighboring",
+    "Northern",
+    "Southern",
+    "Eastern",
+    "Western",
+    "Central",
+    "Said",
+    "Says",
+    "Is",
+    "Was",
+    "Has",
+    "Had",
+    "Will",
+    "Would",
+    "It",
+    "Its",
+    "This",
+    "That",
+    "If",
+    "Then",
+    "Inside",
+    "Across",
+    "Into",
+    "Near",
+    "About",
+    "Against",
+    "Between",
+    "Via",
+];
+
+/// A capitalised word directly before or after the name: "Michael Jordan", "Chad Smith".
+fn looks_like_person(text: &str, m: &Mention) -> bool {
+    let before = &text[..m.start as usize];
+    let prev = before.strip_suffix(' ').map(|b| {
+        let start = b
+            .char_indices()
+            .rev()
+            .find(|&(_, c)| !(c.is_alphanumeric() || c == '.'))
+            .map_or(0, |(i, c)| i + c.len_utf8());
+        &b[start..]
+    });
+    let after = &text[m.end as usize..];
+    let next = after
+        .strip_prefix(' ')
+        .and_then(|a| a.split(|c: char| !c.is_alphanumeric()).next());
+    let is_name = |w: &str| {
+        w.chars().next().is_some_and(char::is_uppercase)
+            && w.chars().skip(1).any(char::is_lowercase)
+            && !NOT_NAMES.contains(&w.trim_end_matches('.'))
+    };
+    prev.is_some_and(is_name) || next.is_some_and(is_name)
+}
+
+/// Per-article working state shared by the scoring steps.
+struct Scored {
+    topic: Vec<f64>,
+    topic_head: f64,
+    topic_hits: Vec<Vec<(u32, Zone)>>,
+    country: Vec<f64>,
+    country_hits: Vec<Vec<(u32, Zone, AliasKind)>>,
+    head_countries: Vec<bool>,
+    org: Vec<f64>,
+    org_hits: Vec<Vec<(u32, Zone)>>,
+    signal: Vec<f64>,
+}
+
+fn score_mentions(tax: &Taxonomy, doc: &Doc, mentions: &[Mention], cues: &[Mention]) -> Scored {
+    let nc = tax.countries.len();
+    let mut s = Scored {
+        topic: vec![0.0; tax.topics.len()],
+        topic_head: 0.0,
+        topic_hits: vec![Vec::new(); tax.topics.len()],
+        country: vec![0.0; nc],
+        country_hits: vec![Vec::new(); nc],
+        head_countries: vec![false; nc],
+        org: vec![0.0; tax.orgs.len()],
+        org_hits: vec![Vec::new(); tax.orgs.len()],
+        signal: vec![0.0; tax.signals.len()],
+    };
+
+    // Countries named without ambiguity, which confirm ambiguous names.
+    let mut plain = vec![false; nc];
+    for m in mentions {
+        if let Meaning::Country {
+            country,
+            rule: None,
+            ..
+        } = m.meaning
+        {
+            plain[country as usize] = true;
+        }
+    }
+    let accepted = |m: &Mention, country: u16, rule: u16| -> bool {
+        let r = &tax.rules[rule as usize];
+        let confirmed = plain[country as usize]
+            || (r.confirm_any && plain.iter().enumerate().any(|(i, &p)| p && i != r.country))
+            || r.confirm_countries.iter().any(|&c| plain[c])
+            || cues
+                .iter()
+                .any(|c| c.meaning == Meaning::Confirm(rule as u32) && !overlaps(c, m));
+        let denied = cues.iter().any(|c| {
+            c.meaning == Meaning::Deny(rule as u32) && !overlaps(c, m) && near(c, m, tax.window)
+        });
+        let person = r.person
+            && !(doc.zone(m.start) == Zone::Title && doc.title_case)
+            && looks_like_person(&doc.text, m);
+        confirmed && !denied && !person
+    };
+
+    let mut live: Vec<Mention> = Vec::with_capacity(mentions.len());
+    for m in mentions {
+        if let Meaning::Country {
+            country,
+            rule: Some(rule),
+            ..
+        } = m.meaning
+        {
+            if !accepted(m, country, rule) {
+                continue;
+            }
+        }
+        live.push(*m);
+    }
+
+    // Context for term groups.
+    let is_state = |m: &Mention| match m.meaning {
+        Meaning::Country { .. } | Meaning::Org(_) => true,
+        Meaning::Signal(i) => Some(i as usize) == tax.state_signal,
+        _ => false,
+    };
+    let mut seen_country = vec![false; nc];
+    let mut any_org = false;
+    let mut cross = false;
+    for m in &live {
+        match m.meaning {
+            Meaning::Country { country, .. } => seen_country[country as usize] = true,
+            Meaning::Org(_) => any_org = true,
+            Meaning::Signal(i) if Some(i as usize) == tax.cross_signal => cross = true,
+            _ => {}
+        }
+    }
+    let n_seen = seen_country.iter().filter(|&&b| b).count();
+    let foreign = n_seen >= 2 || (n_seen >= 1 && (any_org || cross));
+
+    for m in &live {
+        let zone = doc.zone(m.start);
+        let w = zone_weight(tax, doc, zone);
+        match m.meaning {
+            Meaning::Term(g) => {
+                let group = &tax.groups[g as usize];
+                let ok = match group.needs {
+                    Needs::Nothing => true,
+                    Needs::Foreign => foreign,
+                    Needs::State => live
+                        .iter()
+                        .any(|o| !overlaps(o, m) && is_state(o) && near(o, m, tax.window)),
+                };
+                let vetoed = cues
+                    .iter()
+                    .any(|c| c.meaning == Meaning::Unless(g) && near(c, m, tax.window));
+                if ok && !vetoed {
+                    s.topic[group.topic] += group.weight * w;
+                    if zone != Zone::Body {
+                        s.topic_head += group.weight * w;
+                    }
+                    s.topic_hits[group.topic].push((m.term, zone));
+                }
+            }
+            Meaning::Country { country, kind, .. } => {
+                let c = country as usize;
+                s.country[c] += kind_weight(kind) * w;
+                s.country_hits[c].push((m.term, zone, kind));
+                if zone != Zone::Body {
+                    s.head_countries[c] = true;
+                }
+            }
+            Meaning::Org(o) => {
+                let o = o as usize;
+                s.org[o] += w;
+                s.org_hits[o].push((m.term, zone));
+                for &t in &tax.orgs[o].topics {
+                    s.topic[t] += tax.config.org_topic_weight * w;
+                    s.topic_hits[t].push((m.term, zone));
+                }
+            }
+            Meaning::Signal(i) => s.signal[i as usize] += w,
+            _ => {}
+        }
+    }
+    s
+}
+
+/// Feature names of the flag model, in `flag_features` order.
+pub(crate) fn feature_names(topics: &[TopicDef], signals: &[String]) -> Vec<String> {
+    let mut names: Vec<String> = topics.iter().map(|t| format!("topic:{}", t.slug)).collect();
+    names.extend(signals.iter().map(|s| format!("signal:{s}")));
+    names.extend(
+        [
+            "countries:1",
+            "countries:2",
+            "countries:3+",
+            "head-countries:2+",
+            "orgs",
+            "topics:head",
+            "topics:all",
+            "topics-with-2-states",
+            "long-text",
+        ]
+        .map(String::from),
+    );
+    names
+}
+
+fn kept_countries(tax: &Taxonomy, s: &Scored) -> Vec<usize> {
+    let max = s.country.iter().cloned().fold(0.0, f64::max);
+    let c = &tax.config;
+    let mut kept: Vec<usize> = (0..s.country.len())
+        .filter(|&i| s.country[i] >= c.country_min && s.country[i] >= c.country_rel * max)
+        .collect();
+    kept.sort_by(|&a, &b| s.country[b].total_cmp(&s.country[a]));
+    kept
+}
+
+fn features(doc: &Doc, s: &Scored, kept: &[usize]) -> Vec<f64> {
+    let ln = |x: f64| (1.0 + x).ln();
+    let mut f: Vec<f64> = s.topic.iter().map(|&x| ln(x)).collect();
+    f.extend(s.signal.iter().map(|&x| ln(x)));
+    let n = kept.len();
+    let head = s.head_countries.iter().filter(|&&b| b).count();
+    let all: f64 = s.topic.iter().sum();
+    f.extend([
+        (n == 1) as u8 as f64,
+        (n == 2) as u8 as f64,
+        (n >= 3) as u8 as f64,
+        (head >= 2) as u8 as f64,
+        ln(s.org.iter().sum()),
+        ln(s.topic_head),
+        ln(all),
+        if n >= 2 { ln(all) } else { 0.0 },
+        (doc.body_scale < 1.0) as u8 as f64,
+    ]);
+    f
+}
+
+/// The flag model's inputs for one article (for training the model; see `examples/tag_train.rs`).
+pub fn flag_features(tax: &Taxonomy, article: &Article) -> Vec<f64> {
+    let doc = build_doc(article, tax.config.body_ref_words);
+    let scan = tax.patterns.scan(&doc.text);
+    let s = score_mentions(tax, &doc, &scan.mentions, &scan.cues);
+    let kept = kept_countries(tax, &s);
+    features(&doc, &s, &kept)
+}
+
+fn round(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// Group hits by (term, zone) into evidence rows.
+fn mention_rows(
+    tax: &Taxonomy,
+    hits: impl Iterator<Item = (u32, Zone, Option<AliasKind>)>,
+) -> Value {
+    let mut rows: Vec<(u32, Zone, Option<AliasKind>, u32)> = Vec::new();
+    for (term, zone, kind) in hits {
+        match rows.iter_mut().find(|r| r.0 == term && r.1 == zone) {
+            Some(r) => r.3 += 1,
+            None => rows.push((term, zone, kind, 1)),
+        }
+    }
+    Value::Array(
+        rows.into_iter()
+            .map(|(term, zone, kind, count)| {
+                let mut v = json!({"term": tax.patterns.term(term), "where": zone.as_str(), "count": count});
+                if let Some(k) = kind {
+                    v["as"] = json!(k.as_str());
+                }
+                v
+            })
+            .collect(),
+    )
+}
+
+/// Tag one article. Pure and deterministic: same taxonomy and article, same result.
+pub fn tag(tax: &Taxonomy, article: &Article) -> Tagging {
+    let doc = build_doc(article, tax.config.body_ref_words);
+    let scan = tax.patterns.scan(&doc.text);
+    let s = score_mentions(tax, &doc, &scan.mentions, &scan.cues);
+    let kept = kept_countries(tax, &s);
+    let f = features(&doc, &s, &kept);
+
+    let model = &tax.model;
+    let z = model.bias
+        + f.iter()
+            .zip(&model.weights)
+            .map(|(x, w)| x * w)
+            .sum::<f64>();
+    let p = 1.0 / (1.0 + (-z).exp());
+    let foreign_policy = p >= model.threshold;
+
+    let names = tax.feature_names();
+    let mut contrib: Vec<(usize, f64)> = f
+        .iter()
+        .zip(&model.weights)
+        .enumerate()
+        .map(|(i, (x, w))| (i, x * w))
+        .filter(|(_, c)| *c != 0.0)
+        .collect();
+    contrib.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+    let evidence = json!({
+        "probability": round(p),
+        "threshold": model.threshold,
+        "bias": round(model.bias),
+        "contributions": contrib.iter().take(8).map(|&(i, c)| json!({
+            "feature": names[i], "value": round(f[i]), "contribution": round(c)
+        })).collect::<Vec<_>>(),
+    });
+
+    let mut tags = Vec::new();
+    if foreign_policy {
+        let max = s.topic.iter().cloned().fold(0.0, f64::max);
+        let c = &tax.config;
+        let mut idx: Vec<usize> = (0..s.topic.len())
+            .filter(|&i| {
+                s.topic[i] > 0.0
+                    && ((s.topic[i] >= c.topic_min && s.topic[i] >= c.topic_rel * max)
+                        || s.topic[i] == max)
+            })
+            .collect();
+        idx.sort_by(|&a, &b| s.topic[b].total_cmp(&s.topic[a]));
+        for i in idx {
+            let t = &tax.topics[i];
+            tags.push(TagHit {
+                kind: TagKind::Topic,
+                slug: t.slug.clone(),
+                label: t.label.clone(),
+                score: round(s.topic[i]),
+                evidence: json!({"mentions": mention_rows(tax, s.topic_hits[i].iter().map(|&(t, z)| (t, z, None)))}),
+            });
+        }
+    }
+    for &i in &kept {
+        let c = &tax.countries[i];
+        tags.push(TagHit {
+            kind: TagKind::Country,
+            slug: c.code.clone(),
+            label: c.name.clone(),
+            score: round(s.country[i]),
+            evidence: json!({"mentions": mention_rows(tax, s.country_hits[i].iter().map(|&(t, z, k)| (t, z, Some(k))))}),
+        });
+    }
+    let mut orgs: Vec<usize> = (0..s.org.len())
+        .filter(|&i| s.org[i] >= tax.config.org_min)
+        .collect();
+    orgs.sort_by(|&a, &b| s.org[b].total_cmp(&s.org[a]));
+    for i in orgs {
+        let o = &tax.orgs[i];
+        tags.push(TagHit {
+            kind: TagKind::Org,
+            slug: o.slug.clone(),
+            label: o.label.clone(),
+            score: round(s.org[i]),
+            evidence: json!({"mentions": mention_rows(tax, s.org_hits[i].iter().map(|&(t, z)| (t, z, None)))}),
+        });
+    }
+    Tagging {
+        foreign_policy,
+        score: round(p),
+        evidence,
+        tags,
+    }
+}
