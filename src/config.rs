@@ -49,6 +49,8 @@ struct RawConfig {
     #[serde(default)]
     spool: SpoolConfig,
     #[serde(default)]
+    tag: crate::tag::TagConfig,
+    #[serde(default)]
     dedupe: crate::dedupe::DedupeConfig,
     #[serde(default)]
     fetch: crate::fetch::FetchConfig,
@@ -72,6 +74,8 @@ pub struct Config {
     pub taxonomy: TaxonomyConfig,
     pub ingest: IngestConfig,
     pub spool: SpoolConfig,
+    /// Tuning of the tagger's scorer.
+    pub tag: crate::tag::TagConfig,
     pub dedupe: crate::dedupe::DedupeConfig,
     pub fetch: crate::fetch::FetchConfig,
     pub schedule: crate::schedule::ScheduleConfig,
@@ -316,6 +320,7 @@ impl Config {
             taxonomy,
             ingest: raw.ingest,
             spool: raw.spool,
+            tag: raw.tag,
             dedupe: raw.dedupe,
             fetch: raw.fetch,
             schedule: raw.schedule,

@@ -14,7 +14,8 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             let usage = e.downcast_ref::<ConfigError>().is_some()
                 || e.downcast_ref::<UsageError>().is_some()
-                || e.downcast_ref::<newsdesk::logging::LogError>().is_some();
+                || e.downcast_ref::<newsdesk::logging::LogError>().is_some()
+                || e.downcast_ref::<newsdesk::tag::TaxonomyError>().is_some();
             ExitCode::from(if usage { 2 } else { 1 })
         }
     }

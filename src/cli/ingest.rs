@@ -21,7 +21,7 @@ struct Summary {
 
 pub fn run(config: &Config, files: &[PathBuf], json: bool) -> anyhow::Result<u8> {
     let (writer, writer_thread) = Writer::start(config, None)?;
-    let tagger = Tagger::default();
+    let tagger = Tagger::load(config)?;
     let mut summary = Summary::default();
     let mut report = |summary: &mut Summary, msg: String| {
         eprintln!("error: {msg}");

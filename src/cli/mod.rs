@@ -6,6 +6,7 @@ mod feed;
 mod ingest;
 mod output;
 mod query;
+mod tags;
 
 use crate::config::Config;
 use clap::{Parser, Subcommand};
@@ -79,6 +80,29 @@ pub enum Command {
     Status,
     /// Validate the config (and the files it names) without touching anything.
     CheckConfig,
+    /// The tags the taxonomy can assign (with --counts: how many articles carry each).
+    Tags {
+        #[arg(long)]
+        counts: bool,
+    },
+    /// Re-apply the taxonomy (after editing it) to stored articles.
+    Retag {
+        /// Only articles published (or first seen) since: "30d" or a date.
+        #[arg(long)]
+        since: Option<String>,
+    },
+    /// Measure the tagger against labelled articles (precision, recall, F1), no database.
+    Eval {
+        /// Article records, JSON Lines (id, title, text, ...).
+        #[arg(long)]
+        articles: PathBuf,
+        /// Labels, JSON Lines (id, foreign_policy yes/no/borderline, topics, countries).
+        #[arg(long)]
+        labels: Option<PathBuf>,
+        /// Write one prediction per record, in the labels' shape.
+        #[arg(long)]
+        predictions: Option<PathBuf>,
+    },
     /// Manage subscriptions.
     Feed {
         #[command(subcommand)]
@@ -139,6 +163,22 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             };
             query::search(&config, &q, cli.json)
         }
+        Command::Tags { counts } => tags::list(&config, counts, cli.json),
+        Command::Retag { since } => {
+            let since = since.as_deref().map(parse_since).transpose()?;
+            tags::retag(&config, since, cli.json)
+        }
+        Command::Eval {
+            articles,
+            labels,
+            predictions,
+        } => tags::eval(
+            &config,
+            &articles,
+            labels.as_deref(),
+            predictions.as_deref(),
+            cli.json,
+        ),
         Command::Feed { command } => feed::run(&config, command, cli.json),
         Command::Show { id } => query::show(&config, id, cli.json),
         Command::Status => query::status(&config, cli.json),
@@ -203,11 +243,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
 
 /// Everything `check-config` can verify without side effects beyond parsing.
 fn check_config(config: &Config) -> anyhow::Result<()> {
-    for f in [&config.taxonomy.topics, &config.taxonomy.countries] {
-        if !f.is_file() {
-            return Err(UsageError(format!("taxonomy file {} does not exist", f.display())).into());
-        }
-    }
+    crate::pipeline::Tagger::load(config).map_err(|e| UsageError(e.to_string()))?;
+    crate::fetch::Fetcher::new(&config.fetch).map_err(|e| UsageError(e.to_string()))?;
     Ok(())
 }
 

@@ -123,6 +123,20 @@ impl WriterState {
         })
     }
 
+    /// Replace the tags of stored articles (`newsdesk retag`), in one transaction.
+    pub fn retag(&mut self, batch: &[(i64, TagSet)]) -> Result<(), StoreError> {
+        let now = now_ts();
+        let tx = self.conn.transaction()?;
+        for (id, tags) in batch {
+            if let Err(e) = write_tags(&tx, &mut self.tag_ids, *id, tags, &now) {
+                self.tag_ids.clear();
+                return Err(e);
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Checkpoint the WAL on a clean stop so the database file alone is complete.
     pub fn close(self) {
         if let Err(e) = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {

@@ -64,14 +64,19 @@ fn build_doc(a: &Article, body_ref_words: f64) -> Doc {
     let lede_end = lede_end.unwrap_or_else(|| {
         let body = &text[body_start..];
         let para = body.find("\n\n").unwrap_or(body.len());
-        let mut end = para.min(LEDE_MAX);
-        if para > LEDE_MIN {
-            if let Some(i) = body[LEDE_MIN.min(para)..end].find(". ") {
-                end = LEDE_MIN + i + 1;
+        // Byte offsets into UTF-8 text: every cut is moved back to a character boundary.
+        let floor = |mut i: usize| {
+            while !body.is_char_boundary(i) {
+                i -= 1;
             }
-        }
-        while !body.is_char_boundary(end) {
-            end -= 1;
+            i
+        };
+        let mut end = floor(para.min(LEDE_MAX));
+        let start = floor(LEDE_MIN.min(para));
+        if para > LEDE_MIN && start < end {
+            if let Some(i) = body[start..end].find(". ") {
+                end = start + i + 1;
+            }
         }
         body_start + end
     });
@@ -539,5 +544,33 @@ pub fn tag(tax: &Taxonomy, article: &Article) -> Tagging {
         score: round(p),
         evidence,
         tags,
+    }
+}
+
+#[cfg(test)]
+mod utf8_cut_tests {
+    /// Ledes are cut at byte offsets; text full of multi-byte characters must not panic.
+    #[test]
+    fn multibyte_text_at_every_cut_point_does_not_panic() {
+        let tax = crate::tag::Taxonomy::load(
+            std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config/topics.toml")),
+            std::path::Path::new(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/config/countries.toml"
+            )),
+        )
+        .unwrap();
+        for pad in 0..4 {
+            for word in ["я", "€", "’", "ç"] {
+                let body = format!("{}{}", "x".repeat(pad), word.repeat(400));
+                let raw = crate::model::RawArticle {
+                    title: Some("t".into()),
+                    content_text: Some(format!("{body}. More. {body}")),
+                    ..Default::default()
+                };
+                let a = crate::normalize::normalize(raw).unwrap();
+                let _ = crate::tag::tag(&tax, &a);
+            }
+        }
     }
 }

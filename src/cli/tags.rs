@@ -1,0 +1,172 @@
+//! `newsdesk tags`, `newsdesk retag`, `newsdesk eval`: the taxonomy, applied and measured.
+
+use super::output::table;
+use crate::config::Config;
+use crate::model::Article;
+use crate::pipeline::Tagger;
+use crate::store::{open_read, writer::Writer};
+use rusqlite::params;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Articles re-tagged per transaction: small enough that the daemon's writes interleave.
+const RETAG_BATCH: usize = 500;
+
+pub fn list(config: &Config, counts: bool, json: bool) -> anyhow::Result<u8> {
+    let tagger = Tagger::load(config)?;
+    let mut used: HashMap<(String, String), i64> = HashMap::new();
+    if counts {
+        let conn = open_read(&config.store.path, config.store.busy_timeout)?;
+        let mut stmt = conn.prepare(
+            "SELECT t.kind, t.slug, count(*) FROM article_tags at JOIN tags t ON t.id = at.tag_id GROUP BY t.id",
+        )?;
+        let rows = stmt.query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))?;
+        for row in rows {
+            let (k, n) = row?;
+            used.insert(k, n);
+        }
+    }
+    let defs = tagger.taxonomy().tag_defs();
+    if json {
+        let rows: Vec<serde_json::Value> = defs
+            .iter()
+            .map(|d| {
+                let mut v = serde_json::json!({"kind": d.kind.as_str(), "slug": d.slug, "label": d.label, "code": d.code});
+                if counts {
+                    v["articles"] = used.get(&(d.kind.as_str().to_string(), d.slug.clone())).copied().unwrap_or(0).into();
+                }
+                v
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(0);
+    }
+    let mut rows: Vec<Vec<String>> = defs
+        .iter()
+        .map(|d| {
+            let n = used
+                .get(&(d.kind.as_str().to_string(), d.slug.clone()))
+                .copied()
+                .unwrap_or(0);
+            let mut row = vec![d.kind.as_str().to_string(), d.slug.clone()];
+            if counts {
+                row.push(n.to_string());
+            }
+            row.push(match &d.code {
+                Some(c) => format!("{} ({c})", d.label),
+                None => d.label.clone(),
+            });
+            row
+        })
+        .collect();
+    if counts {
+        rows.sort_by(|a, b| {
+            b[2].parse::<i64>()
+                .unwrap_or(0)
+                .cmp(&a[2].parse::<i64>().unwrap_or(0))
+        });
+        table(&["KIND", "SLUG", "ARTICLES", "LABEL"], &rows);
+    } else {
+        table(&["KIND", "SLUG", "LABEL"], &rows);
+    }
+    Ok(0)
+}
+
+/// Re-apply the taxonomy to stored articles (all, or those first seen since `since`), in
+/// batches, each batch one transaction through the writer.
+pub fn retag(config: &Config, since: Option<String>, json: bool) -> anyhow::Result<u8> {
+    let tagger = Tagger::load(config)?;
+    let (writer, writer_thread) = Writer::start(config, None)?;
+    let read = open_read(&config.store.path, config.store.busy_timeout)?;
+    let since = since.unwrap_or_default();
+    let total: i64 = read.query_row(
+        "SELECT count(*) FROM articles WHERE coalesce(published_at, first_seen_at) >= ?1",
+        [&since],
+        |r| r.get(0),
+    )?;
+    let mut done = 0usize;
+    let mut changed_flags = 0usize;
+    let mut last_id = 0i64;
+    loop {
+        let mut stmt = read.prepare_cached(
+            "SELECT id, title, title_derived, url, canonical_url, author, summary, body_text, lang, content_hash,
+                    foreign_policy
+               FROM articles WHERE id > ?1 AND coalesce(published_at, first_seen_at) >= ?2
+              ORDER BY id LIMIT ?3",
+        )?;
+        let batch: Vec<(i64, Article, Option<bool>)> = stmt
+            .query_map(params![last_id, since, RETAG_BATCH as i64], |r| {
+                Ok((
+                    r.get(0)?,
+                    Article {
+                        guid: None,
+                        url: r.get(3)?,
+                        canonical_url: r.get(4)?,
+                        title: r.get(1)?,
+                        title_derived: r.get(2)?,
+                        author: r.get(5)?,
+                        published_at: None,
+                        updated_at: None,
+                        summary: r.get(6)?,
+                        body_text: r.get(7)?,
+                        body_html: None,
+                        lang: r.get(8)?,
+                        content_hash: r.get(9)?,
+                    },
+                    r.get::<_, Option<bool>>(10)?,
+                ))
+            })?
+            .collect::<Result<_, _>>()?;
+        let Some(last) = batch.last() else { break };
+        last_id = last.0;
+        let tagged: Vec<(i64, crate::store::write::TagSet)> = batch
+            .iter()
+            .map(|(id, a, before)| {
+                let t = tagger.tag(a);
+                if *before != Some(t.foreign_policy) {
+                    changed_flags += 1;
+                }
+                (*id, t)
+            })
+            .collect();
+        done += tagged.len();
+        writer
+            .call_blocking(move |w| w.retag(&tagged))
+            .and_then(|r| r)?;
+        if !json {
+            eprintln!("retagged {done}/{total}");
+        }
+    }
+    drop(writer);
+    if writer_thread.join().is_err() {
+        anyhow::bail!("the store writer thread panicked");
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"retagged": done, "flag_changed": changed_flags})
+        );
+    } else {
+        println!("{done} articles retagged; the foreign-policy flag changed on {changed_flags}");
+    }
+    Ok(0)
+}
+
+pub fn eval(
+    config: &Config,
+    articles: &Path,
+    labels: Option<&Path>,
+    predictions: Option<&Path>,
+    json: bool,
+) -> anyhow::Result<u8> {
+    let tagger = Tagger::load(config)?;
+    let started = std::time::Instant::now();
+    let report = crate::tag::eval::evaluate(tagger.taxonomy(), articles, labels, predictions)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{report}");
+        eprintln!("({:.2} s)", started.elapsed().as_secs_f64());
+    }
+    Ok(0)
+}
