@@ -21,22 +21,22 @@ use std::time::Duration;
 #[serde(deny_unknown_fields, default)]
 pub struct ScheduleConfig {
     /// Shortest interval between two polls of one feed, whatever the feed does.
-    #[serde(deserialize_with = "deserialize_duration")]
+    #[serde(deserialize_with = "crate::config::duration")]
     pub min_interval: Duration,
     /// Longest interval for a healthy feed, however quiet it is.
-    #[serde(deserialize_with = "deserialize_duration")]
+    #[serde(deserialize_with = "crate::config::duration")]
     pub max_interval: Duration,
     /// Interval for a feed whose publishing rate is not known yet (fewer than two dated items).
-    #[serde(deserialize_with = "deserialize_duration")]
+    #[serde(deserialize_with = "crate::config::duration")]
     pub default_interval: Duration,
     /// First delay after an error; doubles with each consecutive error.
-    #[serde(deserialize_with = "deserialize_duration")]
+    #[serde(deserialize_with = "crate::config::duration")]
     pub backoff_base: Duration,
     /// Longest delay after errors.
-    #[serde(deserialize_with = "deserialize_duration")]
+    #[serde(deserialize_with = "crate::config::duration")]
     pub backoff_cap: Duration,
     /// Longest delay a publisher's hint (ttl, max-age, Retry-After) may impose.
-    #[serde(deserialize_with = "deserialize_duration")]
+    #[serde(deserialize_with = "crate::config::duration")]
     pub max_hint: Duration,
     /// Fraction of the delay added at random (0.1 = up to 10% later).
     pub jitter: f64,
@@ -173,17 +173,6 @@ fn clamp(d: Duration, cfg: &ScheduleConfig) -> Duration {
 fn add_jitter(d: Duration, fraction: f64, unit: f64) -> Duration {
     let extra = fraction.clamp(0.0, 1.0) * unit.clamp(0.0, 1.0);
     d + d.mul_f64(extra)
-}
-
-/// Serde helper: a duration written as "90s", "5m", "6h", "1h 30m" (humantime), so a bad value
-/// is reported by toml with its line.
-pub fn deserialize_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let s = String::deserialize(d)?;
-    humantime::parse_duration(s.trim()).map_err(|e| {
-        serde::de::Error::custom(format!(
-            "invalid duration {s:?}: {e} (use e.g. \"30s\", \"5m\", \"6h\")"
-        ))
-    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,5 @@
 //! The `[fetch]` table: how politely and how defensively we talk HTTP.
 
-use crate::schedule::deserialize_duration;
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -9,10 +8,10 @@ use std::time::Duration;
 pub struct FetchConfig {
     /// Sent with every request; publishers use it to find out who is polling them.
     pub user_agent: String,
-    #[serde(deserialize_with = "deserialize_duration")]
+    #[serde(deserialize_with = "crate::config::duration")]
     pub connect_timeout: Duration,
     /// Whole request, redirects and body included: a slow drip ends here.
-    #[serde(deserialize_with = "deserialize_duration")]
+    #[serde(deserialize_with = "crate::config::duration")]
     pub timeout: Duration,
     /// Cap on the decompressed body; a larger one is an error, not a truncated feed.
     pub max_body_bytes: u64,
@@ -23,7 +22,7 @@ pub struct FetchConfig {
     /// Requests in flight at once to one host.
     pub per_host_concurrency: usize,
     /// Least time between the starts of two requests to one host.
-    #[serde(deserialize_with = "deserialize_duration")]
+    #[serde(deserialize_with = "crate::config::duration")]
     pub per_host_min_gap: Duration,
     /// Permit loopback, private, link-local and metadata addresses (tests, local benches).
     pub allow_private_addresses: bool,
@@ -71,7 +70,7 @@ mod tests {
         assert_eq!(w.fetch.per_host_min_gap, Duration::from_millis(500));
         assert!(w.fetch.allow_private_addresses);
         assert_eq!(w.fetch.max_redirects, 5);
-        let err = toml::from_str::<Wrap>("[fetch]\ntimeout = 30\n")
+        let err = toml::from_str::<Wrap>("[fetch]\ntimeout = \"thirty\"\n")
             .err()
             .unwrap()
             .to_string();
