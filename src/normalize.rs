@@ -506,6 +506,8 @@ mod tests {
         assert_eq!(a.summary, None);
         assert_eq!(a.canonical_url.as_deref(), Some("https://news.example/n/1"));
         assert_eq!(a.lang.as_deref(), Some("en"));
+        // A headline alone is too short to tell: no guess rather than a wrong one.
+        assert_eq!(detect_lang("Talks resume", "Envoys meet."), None);
     }
 
     #[test]
