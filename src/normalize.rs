@@ -491,7 +491,9 @@ mod tests {
         let raw = RawArticle {
             title: Some("A &amp; B".into()),
             summary: Some(
-                "<p>Ministers met in Geneva to discuss the ceasefire proposal.</p>".into(),
+                "<p>Ministers from both countries met in Geneva on Monday to discuss the ceasefire \
+                 proposal, and they agreed that the talks would continue later this week.</p>"
+                    .into(),
             ),
             url: Some("/n/1?utm_source=rss".into()),
             base_url: Some(Url::parse("https://news.example/feed").unwrap()),
@@ -501,7 +503,8 @@ mod tests {
         assert_eq!(a.title, "A & B");
         assert_eq!(
             a.body_text,
-            "Ministers met in Geneva to discuss the ceasefire proposal."
+            "Ministers from both countries met in Geneva on Monday to discuss the ceasefire \
+             proposal, and they agreed that the talks would continue later this week."
         );
         assert_eq!(a.summary, None);
         assert_eq!(a.canonical_url.as_deref(), Some("https://news.example/n/1"));
