@@ -530,3 +530,24 @@ async fn requests_to_one_host_keep_the_minimum_gap() {
         );
     }
 }
+
+#[tokio::test]
+async fn time_queued_behind_the_host_gap_does_not_count_as_timeout() {
+    let srv = Server::start().await;
+    let f = Fetcher::new(&FetchConfig {
+        per_host_min_gap: Duration::from_millis(700),
+        timeout: Duration::from_millis(500),
+        ..test_config()
+    })
+    .unwrap();
+    let tasks: Vec<_> = (0..3)
+        .map(|_| {
+            let f = f.clone();
+            let req = get(srv.url("/feed"));
+            tokio::spawn(async move { f.fetch(&req).await.map(|r| r.status) })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap(), 200);
+    }
+}

@@ -17,6 +17,7 @@ use reqwest::StatusCode;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::time::{timeout_at, Instant};
 use url::Url;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -188,25 +189,23 @@ impl Fetcher {
         &self.cfg
     }
 
-    /// Fetch one feed URL, following up to `max_redirects` redirects, within `timeout` overall.
+    /// Fetch one feed URL, following up to `max_redirects` redirects. `timeout` runs from the
+    /// moment the first request may start: time spent queued behind the politeness limits (a
+    /// host with many feeds) is not the server's fault and does not count.
     pub async fn fetch(&self, req: &FetchRequest) -> Result<FetchResponse, FetchError> {
-        match tokio::time::timeout(self.cfg.timeout, self.fetch_inner(req)).await {
-            Ok(result) => result,
-            Err(_) => Err(FetchError::Timeout {
-                url: req.url.clone(),
-                after: self.cfg.timeout,
-            }),
-        }
-    }
-
-    async fn fetch_inner(&self, req: &FetchRequest) -> Result<FetchResponse, FetchError> {
         let mut url = req.url.clone();
         let mut seen = HashSet::from([url.to_string()]);
         let mut all_permanent = true;
         let mut hops = 0;
+        let mut deadline = None;
+        let timed_out = || FetchError::Timeout {
+            url: req.url.clone(),
+            after: self.cfg.timeout,
+        };
         loop {
             let host = self.check_url(&url)?;
             let _permit = self.limits.acquire(&host).await;
+            let deadline = *deadline.get_or_insert_with(|| Instant::now() + self.cfg.timeout);
             let mut rb = self.client.get(url.clone()).header(
                 header::ACCEPT,
                 "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
@@ -217,9 +216,9 @@ impl Fetcher {
             if let Some(lm) = &req.last_modified {
                 rb = rb.header(header::IF_MODIFIED_SINCE, lm);
             }
-            let resp = rb
-                .send()
+            let resp = timeout_at(deadline, rb.send())
                 .await
+                .map_err(|_| timed_out())?
                 .map_err(|e| classify(&url, &e, self.cfg.timeout))?;
             let status = resp.status();
             let headers = resp.headers().clone();
@@ -265,7 +264,9 @@ impl Fetcher {
                     retry_after: retry_after(&headers),
                 });
             }
-            let body = self.read_body(&url, resp).await?;
+            let body = timeout_at(deadline, self.read_body(&url, resp))
+                .await
+                .map_err(|_| timed_out())??;
             return Ok(response(url, permanent_redirect, status, &headers, body));
         }
     }

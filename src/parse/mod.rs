@@ -57,12 +57,11 @@ pub fn parse_feed(
         return Err(ParseError::Empty);
     }
     let http_enc = http_content_type.and_then(prolog::http_charset);
-    let bom = Encoding::for_bom(body).map(|(enc, _)| enc);
-    let first = body
-        .iter()
-        .copied()
-        .find(|b| !b.is_ascii_whitespace() && !matches!(b, 0xEF | 0xBB | 0xBF));
-    let feed = if bom.is_some() {
+    // A UTF-8 BOM says what a declaration would; drop it so the checks below see the markup.
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    let utf16 = Encoding::for_bom(body).is_some();
+    let first = body.iter().copied().find(|b| !b.is_ascii_whitespace());
+    let feed = if utf16 {
         run_feed_rs(body, feed_url)?
     } else if first == Some(b'{') {
         let utf8 = as_utf8(body, http_enc);
@@ -103,10 +102,18 @@ fn parse_xml(
         Ok(feed) => return Ok(feed),
         Err(e) => e,
     };
-    // The declared encoding failed (or was wrong): try what the bytes actually look like.
-    if declared.is_some() && !valid_utf8 {
-        let retry = transcode_guess(&body, http_enc);
-        if let Ok(feed) = run_feed_rs(&retry, feed_url) {
+    // The declared encoding failed, was wrong or is unknown to feed-rs: try what the bytes
+    // actually look like, with the declaration rewritten to match.
+    if prolog::has_declaration(&body) {
+        let retry = if valid_utf8 {
+            prolog::transcode_to_utf8(&body, encoding_rs::UTF_8)
+        } else {
+            Some(transcode_guess(&body, http_enc))
+        };
+        if let Some(feed) = retry
+            .filter(|r| r.as_slice() != &*first_try)
+            .and_then(|r| run_feed_rs(&r, feed_url).ok())
+        {
             return Ok(feed);
         }
     }

@@ -33,6 +33,11 @@ pub fn declared_encoding(body: &[u8]) -> Option<&'static Encoding> {
     Encoding::for_label(value)
 }
 
+/// True when the document starts with an XML declaration.
+pub fn has_declaration(body: &[u8]) -> bool {
+    declaration_span(body).is_some()
+}
+
 /// The `charset` parameter of a Content-Type header value.
 pub fn http_charset(content_type: &str) -> Option<&'static Encoding> {
     content_type.split(';').skip(1).find_map(|param| {

@@ -157,3 +157,22 @@ fn json_feed_and_author_quirk() {
         Some("Jane Roe")
     );
 }
+
+#[test]
+fn bom_and_unknown_declared_encoding() {
+    let doc = b"\xEF\xBB\xBF<?xml version=\"1.0\"?><rss><channel><title>x</title><item><guid>1</guid><title>B\xc3\xb6rse</title></item></channel></rss>";
+    assert_eq!(
+        parse(doc, None).unwrap().items[0].title.as_deref(),
+        Some("Börse")
+    );
+    let doc = b"<?xml version=\"1.0\" encoding=\"x-no-such-charset\"?><rss version=\"2.0\"><channel><title>x</title><item><guid>1</guid><title>B\xc3\xb6rse</title></item></channel></rss>";
+    assert_eq!(
+        parse(doc, None).unwrap().items[0].title.as_deref(),
+        Some("Börse")
+    );
+    let html = b"\xEF\xBB\xBF<html><body>hi</body></html>";
+    assert_eq!(
+        parse(html, None).unwrap_err(),
+        ParseError::NotAFeed("an HTML page".into())
+    );
+}
