@@ -16,6 +16,7 @@ fn main() -> anyhow::Result<()> {
     let mut predictions = None;
     let mut sources: Vec<String> = Vec::new();
     let mut errors = false;
+    let mut model: Option<PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -31,11 +32,15 @@ fn main() -> anyhow::Result<()> {
                     .collect()
             }
             "--errors" => errors = true,
+            "--model" => model = args.next().map(PathBuf::from),
             other => anyhow::bail!("unknown argument {other}"),
         }
     }
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config");
-    let tax = Taxonomy::load(&dir.join("topics.toml"), &dir.join("countries.toml"))?;
+    let mut tax = Taxonomy::load(&dir.join("topics.toml"), &dir.join("countries.toml"))?;
+    if let Some(m) = model {
+        tax = tax.with_flag_model(&m)?;
+    }
     let mut records = eval::read_records(&articles)?;
     if !sources.is_empty() {
         records.retain(|r| {

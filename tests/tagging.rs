@@ -120,3 +120,21 @@ fn eval_prints_scores_and_writes_predictions() {
     // The database is not touched.
     assert!(!sb.db().exists());
 }
+
+#[test]
+fn flag_f1_on_the_dev_labels_stays_above_0_85() {
+    let sb = Sandbox::new();
+    let out = sb.run_ok(&[
+        "--json",
+        "eval",
+        "--articles",
+        corpus().join("articles/articles.jsonl").to_str().unwrap(),
+        "--labels",
+        corpus().join("labels-dev.jsonl").to_str().unwrap(),
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let f1 = report["flag"]["f1"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no flag F1 in {out}"));
+    assert!(f1 >= 0.85, "flag F1 {f1:.3} < 0.85");
+}

@@ -263,6 +263,14 @@ impl Taxonomy {
         topics.chain(countries).chain(orgs).collect()
     }
 
+    /// Replace the flag model with the one in `path` (to compare models trained on different
+    /// splits without editing topics.toml).
+    pub fn with_flag_model(mut self, path: &Path) -> Result<Taxonomy, TaxonomyError> {
+        let mf: FlagModelFile = parse(path, &read(path)?)?;
+        self.model = resolve_model(path, &self.feature_names(), mf)?;
+        Ok(self)
+    }
+
     /// Names of the flag model's features, in the order `flag_features` returns them.
     pub fn feature_names(&self) -> Vec<String> {
         super::score::feature_names(&self.topics, &self.signals)
@@ -477,14 +485,11 @@ fn build(
         set.add(b, Meaning::Blocker);
     }
 
-    let names = super::score::feature_names(&topics, &signals);
-    let mut weights = vec![0.0; names.len()];
-    for (name, w) in &mf.weights {
-        match names.iter().position(|n| n == name) {
-            Some(i) => weights[i] = *w,
-            None => return Err(invalid(model_path, format!("unknown feature {name:?}"))),
-        }
-    }
+    let model = resolve_model(
+        model_path,
+        &super::score::feature_names(&topics, &signals),
+        mf,
+    )?;
     let state_signal = signals.iter().position(|s| s == "state-actor");
     let cross_signal = signals.iter().position(|s| s == "cross-border");
     if tf.window == 0 {
@@ -500,13 +505,31 @@ fn build(
         orgs,
         signals,
         rules,
-        model: FlagModel {
-            bias: mf.bias,
-            threshold: mf.threshold,
-            weights,
-        },
+        model,
         config,
         state_signal,
         cross_signal,
+    })
+}
+
+fn resolve_model(
+    path: &Path,
+    names: &[String],
+    mf: FlagModelFile,
+) -> Result<FlagModel, TaxonomyError> {
+    let mut weights = vec![0.0; names.len()];
+    for (name, w) in &mf.weights {
+        match names.iter().position(|n| n == name) {
+            Some(i) => weights[i] = *w,
+            None => return Err(invalid(path, format!("unknown feature {name:?}"))),
+        }
+    }
+    if !(mf.threshold > 0.0 && mf.threshold < 1.0) {
+        return Err(invalid(path, "threshold must be between 0 and 1".into()));
+    }
+    Ok(FlagModel {
+        bias: mf.bias,
+        threshold: mf.threshold,
+        weights,
     })
 }
