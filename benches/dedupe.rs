@@ -1,0 +1,82 @@
+//! Near-duplicate cost: fingerprinting a real article, and index lookups with 10k, 100k and
+//! 1M synthetic fingerprints stored. Prints figures; not a test.
+//!
+//! cargo bench --bench dedupe
+
+use newsdesk::dedupe::{fingerprint, DedupeConfig, Fingerprint, NearDupIndex};
+use std::hint::black_box;
+use std::time::Instant;
+
+/// A small deterministic generator, so runs compare.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// A synthetic fingerprint shaped like a feed item's: a long text half the time, title and
+/// lede word hashes from a 50k-word vocabulary, times spread over a month.
+fn synthetic(rng: &mut Rng, t0: i64) -> Fingerprint {
+    let words = if rng.next() % 2 == 0 { 40 } else { 400 };
+    let title = (0..8).map(|_| (rng.next() % 50_000) as u32).collect();
+    let lede = (0..30).map(|_| (rng.next() % 50_000) as u32).collect();
+    let time = t0 + (rng.next() % (30 * 86_400)) as i64;
+    Fingerprint::from_parts(rng.next(), words, Some(time), Some("en"), title, lede)
+}
+
+fn main() {
+    let corpus = std::env::var("NEWSDESK_CORPUS")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus").into());
+    let text = std::fs::read_to_string(format!("{corpus}/articles/feed-items.jsonl"))
+        .expect("corpus feed-items.jsonl");
+    let articles: Vec<_> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<newsdesk::model::ArticleRecord>(l).ok())
+        .filter_map(|r| newsdesk::normalize::normalize(r.into_raw()).ok())
+        .collect();
+
+    let start = Instant::now();
+    let rounds = 20;
+    for _ in 0..rounds {
+        for a in &articles {
+            black_box(fingerprint(a));
+        }
+    }
+    let per_fp = start.elapsed().as_secs_f64() / (rounds * articles.len()) as f64;
+    println!(
+        "fingerprint: {:.2} us per feed item ({} items)",
+        per_fp * 1e6,
+        articles.len()
+    );
+
+    let cfg = DedupeConfig::default();
+    let t0 = 1_770_000_000;
+    for n in [10_000usize, 100_000, 1_000_000] {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut index = NearDupIndex::new(&cfg);
+        let fill = Instant::now();
+        for id in 0..n {
+            index.insert_with_group(id as i64, id as i64, synthetic(&mut rng, t0));
+        }
+        let fill = fill.elapsed();
+        let queries: Vec<Fingerprint> = (0..20_000).map(|_| synthetic(&mut rng, t0)).collect();
+        let start = Instant::now();
+        let mut found = 0;
+        for q in &queries {
+            found += black_box(index.find(q)).is_some() as usize;
+        }
+        let per_lookup = start.elapsed().as_secs_f64() / queries.len() as f64;
+        println!(
+            "index of {n:>9}: lookup {:.2} us, fingerprint + lookup {:.2} us per article ({} matches in {} queries; filled in {:.2} s)",
+            per_lookup * 1e6,
+            (per_lookup + per_fp) * 1e6,
+            found,
+            queries.len(),
+            fill.as_secs_f64()
+        );
+    }
+}
