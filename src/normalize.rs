@@ -162,13 +162,17 @@ pub fn canonical_url(url: &Url) -> String {
 /// Lines that syndication adds around an article and that say nothing about it. They stay in
 /// the stored body (the user may want to see them) but never count for identity.
 pub fn is_boilerplate_line(line: &str) -> bool {
-    let l = line
-        .trim()
-        .trim_end_matches([':', '.', '…', '»', '>', ' '])
-        .to_lowercase();
+    let l = line.trim().trim_end_matches([':', '.', '…', '»', '>', ' ']);
     if l.is_empty() {
         return true;
     }
+    // Called on every line of every article: most lines are prose, longer than any phrase
+    // below and not starting like the two patterns, so they are settled without lower-casing.
+    let starts_with = |p: &str| l.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p));
+    if l.len() > 40 && !starts_with("the post ") && !starts_with("this article originally") {
+        return false;
+    }
+    let l = l.to_lowercase();
     const EXACT: &[&str] = &[
         "read more",
         "read more here",

@@ -180,3 +180,37 @@ fn the_two_seeds_are_different_articles() {
     );
     assert_eq!(sb.count("SELECT count(*) FROM stories"), 2);
 }
+
+/// A story revised under the same URL is matched by what it says now: a later copy of the
+/// revised text joins its group, whether it arrives in the same run or after a restart (the
+/// index is rebuilt from the stored fingerprint).
+#[test]
+fn copies_of_a_revised_story_join_its_group() {
+    let first = r#"{"url": "https://wire.example/story-1", "title": "Ministers open border talks in Geneva", "text": "Foreign ministers from both countries opened talks in Geneva on Monday on reopening the border crossing closed since the spring."}"#;
+    let revised = r#"{"url": "https://wire.example/story-1", "title": "Border deal reached after all-night session", "text": "Negotiators agreed early on Tuesday to reopen three crossings and exchange prisoners, ending a standoff that had cut off trade for months, officials said."}"#;
+    let copy = r#"{"url": "https://other.example/world/border-deal", "title": "Border deal reached after all-night session (AP)", "text": "GENEVA (AP) - Negotiators agreed early on Tuesday to reopen three crossings and exchange prisoners, ending a standoff that had cut off trade for months, officials said."}"#;
+    for restart in [false, true] {
+        let sb = Sandbox::new();
+        let files: Vec<String> = [("a", first), ("b", revised), ("c", copy)]
+            .iter()
+            .map(|(name, line)| {
+                let p = sb.path(&format!("{name}.jsonl"));
+                std::fs::write(&p, format!("{line}\n")).unwrap();
+                p.to_str().unwrap().to_owned()
+            })
+            .collect();
+        if restart {
+            sb.run_ok(&["ingest", &files[0], &files[1]]);
+            sb.run_ok(&["ingest", &files[2]]);
+        } else {
+            sb.run_ok(&["ingest", &files[0], &files[1], &files[2]]);
+        }
+        assert_eq!(sb.count("SELECT count(*) FROM article_revisions"), 1);
+        let (id, dup) = article_id(&sb, "Border deal reached after all-night session (AP)");
+        assert_eq!(
+            (id, dup),
+            (2, Some(1)),
+            "restart between revision and copy: {restart}"
+        );
+    }
+}

@@ -48,18 +48,19 @@ pub fn fingerprint(article: &Article) -> Fingerprint {
     let mut word_hashes: Vec<u64> = Vec::with_capacity(64);
     let mut title_set: Vec<u32> = Vec::new();
 
+    let mut scratch = Vec::new();
+
     if !article.title_derived {
-        let t = text::fold(&text::strip_markup(&article.title));
-        let mut prev = "";
-        for w in text::words(&t) {
+        let mut prev_update = false;
+        text::for_each_word(&text::strip_markup(&article.title), &mut scratch, |w| {
             word_hashes.push(hash64(w.as_bytes()));
             // "Update 2:" numbers the re-issue, it does not name the story.
-            let packaging = text::is_title_noise(w) || prev == "update";
+            let packaging = text::is_title_noise(w) || prev_update;
             if title_set.len() < TITLE_WORDS && text::is_content_word(w) && !packaging {
                 title_set.push(word_hash32(w));
             }
-            prev = w;
-        }
+            prev_update = w == "update";
+        });
     }
 
     let mut lede_set: Vec<u32> = Vec::with_capacity(LEDE_WORDS);
@@ -74,13 +75,12 @@ pub fn fingerprint(article: &Article) -> Fingerprint {
         } else {
             line
         };
-        let folded = text::fold(&text::strip_markup(line));
-        for w in text::words(&folded) {
+        text::for_each_word(&text::strip_markup(line), &mut scratch, |w| {
             word_hashes.push(hash64(w.as_bytes()));
             if lede_set.len() < LEDE_WORDS && text::is_content_word(w) {
                 lede_set.push(word_hash32(w));
             }
-        }
+        });
     }
 
     Fingerprint {

@@ -46,9 +46,13 @@ pub struct NearDupIndex {
     /// Recent items for the short-text detector, oldest first; `short_base` is the sequence
     /// number of the front entry.
     short: VecDeque<ShortEntry>,
-    short_base: u64,
+    short_base: u32,
     /// Word hash -> sequence numbers of recent items having it as a key, oldest first.
-    buckets: HashMap<u32, VecDeque<u64>>,
+    /// Sequence numbers wrap at 2^32; the ring holds far fewer (`MAX_SHORT_ENTRIES`), so an
+    /// item's position is always `seq - short_base` in wrapping arithmetic. Entries are 32-bit
+    /// and the keys (already hashes) skip SipHash: a lookup reads ten buckets that are rarely in
+    /// cache, and their size is what it costs.
+    buckets: HashMap<u32, VecDeque<u32>, KeyHash>,
     newest_time: i64,
 }
 
@@ -62,7 +66,7 @@ impl NearDupIndex {
                 .collect(),
             short: VecDeque::new(),
             short_base: 0,
-            buckets: HashMap::new(),
+            buckets: HashMap::default(),
             newest_time: i64::MIN,
         }
     }
@@ -113,13 +117,16 @@ impl NearDupIndex {
         if let Some(t) = fp.time {
             self.newest_time = self.newest_time.max(t);
         }
-        let seq = self.short_base + self.short.len() as u64;
+        // The ring never holds more than MAX_SHORT_ENTRIES, far below u32::MAX.
+        let seq = self.short_base.wrapping_add(self.short.len() as u32);
         for key in short::keys(&fp) {
             let bucket = self.buckets.entry(key).or_default();
-            bucket.push_back(seq);
-            if bucket.len() > self.cfg.short_bucket_cap {
+            // Drop before adding so the ring's allocation stays at the cap, not the next
+            // power of two above it.
+            if bucket.len() >= self.cfg.short_bucket_cap {
                 bucket.pop_front();
             }
+            bucket.push_back(seq);
         }
         self.short.push_back(ShortEntry { slot, fp });
         self.evict();
@@ -176,30 +183,16 @@ impl NearDupIndex {
         // single shared word is what unrelated items have in common (scoring every one made a
         // lookup cost ~100 us with 100k items stored).
         let keys = short::keys(fp);
-        let mut shared: std::collections::HashMap<u64, u8> =
-            std::collections::HashMap::with_capacity(512);
-        for key in &keys {
-            if let Some(bucket) = self.buckets.get(key) {
-                for &seq in bucket {
-                    let n = shared.entry(seq).or_insert(0);
-                    *n = n.saturating_add(1);
-                }
-            }
-        }
-        let need = keys.len().clamp(1, 2) as u8;
-        let mut candidates: Vec<u64> = shared
-            .into_iter()
-            .filter(|&(_, n)| n >= need)
-            .map(|(seq, _)| seq)
-            .collect();
-        // Newest first, as the buckets are kept, so ties go to the same article every time.
-        candidates.sort_unstable_by(|a, b| b.cmp(a));
+        let base = self.short_base;
+        let positions = keys
+            .iter()
+            .filter_map(|key| self.buckets.get(key))
+            .flatten()
+            .map(|&seq| seq.wrapping_sub(base));
+        let candidates = shared_at_least(positions, keys.len().clamp(1, 2));
         let mut best: Option<(short::ShortScore, &ShortEntry)> = None;
-        for seq in candidates {
-            let Some(entry) = seq
-                .checked_sub(self.short_base)
-                .and_then(|i| self.short.get(i as usize))
-            else {
+        for pos in candidates {
+            let Some(entry) = self.short.get(pos as usize) else {
                 continue;
             };
             let other = &entry.fp;
@@ -284,8 +277,71 @@ impl NearDupIndex {
                 }
             }
             self.short.pop_front();
-            self.short_base += 1;
+            self.short_base = self.short_base.wrapping_add(1);
         }
+    }
+}
+
+/// The positions that occur at least `need` times, newest (highest) first so that ties go to
+/// the same article every time. Counted in a small open-addressing table: a lookup gathers up
+/// to KEYS x bucket cap positions, and a general hash map or a sort of them cost more than all
+/// the rest of the lookup.
+fn shared_at_least(positions: impl Iterator<Item = u32> + Clone, need: usize) -> Vec<u32> {
+    const EMPTY: u32 = u32::MAX;
+    let size = (positions.clone().count() * 2).next_power_of_two().max(16);
+    let mask = size - 1;
+    let mut slots = vec![(EMPTY, 0u8); size];
+    for p in positions {
+        // The ring is far smaller than u32::MAX, so no position equals EMPTY.
+        let mut i = (p.wrapping_mul(0x9e37_79b1) >> 7) as usize & mask;
+        loop {
+            let slot = &mut slots[i];
+            if slot.0 == EMPTY {
+                *slot = (p, 1);
+                break;
+            }
+            if slot.0 == p {
+                slot.1 = slot.1.saturating_add(1);
+                break;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+    let need = u8::try_from(need).unwrap_or(u8::MAX);
+    let mut out: Vec<u32> = slots
+        .into_iter()
+        .filter(|&(p, n)| p != EMPTY && n >= need)
+        .map(|(p, _)| p)
+        .collect();
+    out.sort_unstable_by(|a, b| b.cmp(a));
+    out
+}
+
+/// Hasher for keys that are already word hashes: one multiply spreads them over the bits the
+/// table uses.
+#[derive(Default, Clone, Copy)]
+struct KeyHash;
+
+impl std::hash::BuildHasher for KeyHash {
+    type Hasher = KeyHasher;
+    fn build_hasher(&self) -> KeyHasher {
+        KeyHasher(0)
+    }
+}
+
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u32(&mut self, k: u32) {
+        self.0 = u64::from(k).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }
 
@@ -309,4 +365,22 @@ fn lang_conflict(lang: [u8; 3], s: &Slot) -> bool {
 
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_positions_are_counted_exactly() {
+        let got = shared_at_least([5u32, 9, 5, 7, 9, 9, 1, 0, 0].into_iter(), 2);
+        assert_eq!(got, [9, 5, 0]);
+        assert_eq!(shared_at_least([3u32, 4].into_iter(), 1), [4, 3]);
+        assert!(shared_at_least(std::iter::empty(), 2).is_empty());
+        // Positions that all probe from the same few slots are still each counted exactly.
+        let many: Vec<u32> = (0..500).flat_map(|i| [i << 20, i << 20]).collect();
+        assert_eq!(shared_at_least(many.into_iter(), 2).len(), 500);
+        let once: Vec<u32> = (0..500).map(|i| i << 20).collect();
+        assert!(shared_at_least(once.into_iter(), 2).is_empty());
+    }
 }

@@ -113,9 +113,20 @@ impl DedupeConfig {
                 "bucket cap and max entries must be at least 1",
             );
         }
+        if self.short_max_entries > MAX_SHORT_ENTRIES {
+            return bad(
+                "short_max_entries",
+                self.short_max_entries.to_string(),
+                "must be at most 100000000",
+            );
+        }
         Ok(())
     }
 }
+
+/// The short-text ring numbers its items with wrapping 32-bit sequence numbers; far below 2^32
+/// keeps those unambiguous (and the ring's memory sane).
+pub const MAX_SHORT_ENTRIES: usize = 100_000_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Detector {

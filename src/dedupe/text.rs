@@ -5,14 +5,87 @@
 use unicode_segmentation::UnicodeSegmentation;
 
 /// Words that carry no identity. Kept short: a long list hides real overlap between short items.
-const STOPWORDS: &[&str] = &[
-    "a", "about", "after", "also", "an", "and", "are", "as", "at", "be", "been", "before", "but",
-    "by", "can", "could", "did", "do", "does", "for", "from", "had", "has", "have", "he", "her",
-    "his", "how", "i", "in", "into", "is", "it", "its", "may", "might", "no", "not", "of", "on",
-    "or", "our", "out", "over", "said", "say", "says", "she", "should", "than", "that", "the",
-    "their", "them", "then", "there", "these", "they", "this", "those", "to", "up", "was", "we",
-    "were", "what", "when", "where", "which", "who", "why", "will", "with", "would", "you", "your",
-];
+/// A `match` rather than a list search: it runs for every word of every article.
+fn is_stopword(w: &str) -> bool {
+    matches!(
+        w,
+        "a" | "about"
+            | "after"
+            | "also"
+            | "an"
+            | "and"
+            | "are"
+            | "as"
+            | "at"
+            | "be"
+            | "been"
+            | "before"
+            | "but"
+            | "by"
+            | "can"
+            | "could"
+            | "did"
+            | "do"
+            | "does"
+            | "for"
+            | "from"
+            | "had"
+            | "has"
+            | "have"
+            | "he"
+            | "her"
+            | "his"
+            | "how"
+            | "i"
+            | "in"
+            | "into"
+            | "is"
+            | "it"
+            | "its"
+            | "may"
+            | "might"
+            | "no"
+            | "not"
+            | "of"
+            | "on"
+            | "or"
+            | "our"
+            | "out"
+            | "over"
+            | "said"
+            | "say"
+            | "says"
+            | "she"
+            | "should"
+            | "than"
+            | "that"
+            | "the"
+            | "their"
+            | "them"
+            | "then"
+            | "there"
+            | "these"
+            | "they"
+            | "this"
+            | "those"
+            | "to"
+            | "up"
+            | "was"
+            | "we"
+            | "were"
+            | "what"
+            | "when"
+            | "where"
+            | "which"
+            | "who"
+            | "why"
+            | "will"
+            | "with"
+            | "would"
+            | "you"
+            | "your"
+    )
+}
 
 /// Title words that only say how the item was packaged ("(AP)", "Update 1:", "- video").
 const TITLE_NOISE: &[&str] = &[
@@ -35,34 +108,172 @@ const AGENCY_TAGS: &[&str] = &[
 pub fn fold(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        let c = match c {
-            '\u{2018}' | '\u{2019}' | '\u{02bc}' | '`' => '\'',
-            'à'..='å' | 'À'..='Å' => 'a',
-            'ç' | 'Ç' => 'c',
-            'è'..='ë' | 'È'..='Ë' => 'e',
-            'ì'..='ï' | 'Ì'..='Ï' => 'i',
-            'ñ' | 'Ñ' => 'n',
-            'ò'..='ö' | 'ø' | 'Ò'..='Ö' | 'Ø' => 'o',
-            'ù'..='ü' | 'Ù'..='Ü' => 'u',
-            'ý' | 'ÿ' | 'Ý' => 'y',
-            _ => c,
-        };
-        out.extend(c.to_lowercase());
+        match fold_char(c) {
+            Some(a) => out.push(a),
+            None => out.extend(c.to_lowercase()),
+        }
     }
     out
 }
 
 /// All words of folded text, possessive "'s" and stray apostrophes removed.
 pub fn words(folded: &str) -> impl Iterator<Item = &str> {
-    folded.unicode_words().filter_map(|w| {
-        let w = w.strip_suffix("'s").unwrap_or(w).trim_matches('\'');
-        (!w.is_empty()).then_some(w)
+    folded.unicode_words().filter_map(trim_word)
+}
+
+fn trim_word(w: &str) -> Option<&str> {
+    let w = w.strip_suffix("'s").unwrap_or(w).trim_matches('\'');
+    (!w.is_empty()).then_some(w)
+}
+
+/// Calls `f` with each word of `fold(text)` in order, exactly as `words(&fold(text))` yields
+/// them, without the UAX #29 tables when it can: fingerprinting is on every article's path and
+/// the general segmenter was most of its cost. Text that folds to ASCII, apart from a few
+/// punctuation marks that always separate words, is segmented by the ASCII subset of the same
+/// rules; anything else (other scripts, format characters) takes the general path.
+pub fn for_each_word(text: &str, scratch: &mut Vec<u8>, mut f: impl FnMut(&str)) {
+    if !fold_ascii(text, scratch) {
+        let folded = fold(text);
+        words(&folded).for_each(f);
+        return;
+    }
+    // Only ASCII bytes were written, so this cannot fail; slicing it at any index is safe.
+    let Ok(folded) = std::str::from_utf8(scratch) else {
+        return;
+    };
+    let b = folded.as_bytes();
+    let class = |i: usize| b.get(i).map_or(Class::Other, |&c| Class::of(c));
+    let mut i = 0;
+    while i < b.len() {
+        if !class(i).is_word() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut alnum = false;
+        loop {
+            let c = class(i);
+            if c.is_word() {
+                alnum |= c != Class::Connector;
+                i += 1;
+                continue;
+            }
+            // A middle mark joins only between two letters or two digits (UAX #29 WB6/7,
+            // WB11/12), looking at the characters right next to it.
+            let (prev, next) = (class(i - 1), class(i + 1));
+            let joins = match c {
+                Class::MidLetter => prev == Class::Letter && next == Class::Letter,
+                Class::MidNum => prev == Class::Digit && next == Class::Digit,
+                Class::MidNumLet => prev == next && matches!(prev, Class::Letter | Class::Digit),
+                _ => false,
+            };
+            if !joins {
+                break;
+            }
+            i += 1;
+        }
+        if let Some(w) = alnum.then(|| trim_word(&folded[start..i])).flatten() {
+            f(w);
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Letter,
+    Digit,
+    /// `_` (ExtendNumLet): joins with letters, digits and itself, but is not a word alone.
+    Connector,
+    MidLetter,
+    MidNum,
+    MidNumLet,
+    Other,
+}
+
+impl Class {
+    fn of(b: u8) -> Class {
+        match b {
+            b'a'..=b'z' => Class::Letter,
+            b'0'..=b'9' => Class::Digit,
+            b'_' => Class::Connector,
+            b':' => Class::MidLetter,
+            b',' | b';' => Class::MidNum,
+            b'.' | b'\'' => Class::MidNumLet,
+            _ => Class::Other,
+        }
+    }
+
+    fn is_word(self) -> bool {
+        matches!(self, Class::Letter | Class::Digit | Class::Connector)
+    }
+}
+
+/// `fold(text)` into `out` as ASCII, with characters that always separate words written as a
+/// space. False when some character needs the general path.
+fn fold_ascii(text: &str, out: &mut Vec<u8>) -> bool {
+    out.clear();
+    if text.is_ascii() {
+        out.extend(text.bytes().map(|b| match b {
+            b'`' => b'\'',
+            b => b.to_ascii_lowercase(),
+        }));
+        return true;
+    }
+    out.reserve(text.len());
+    for c in text.chars() {
+        if c.is_ascii() && c != '`' {
+            out.push(c.to_ascii_lowercase() as u8);
+            continue;
+        }
+        let folded = match fold_char(c) {
+            Some(a) => a,
+            // Word_Break "Other": quotes, dashes, no-break space, ellipsis, bullets, currency.
+            None if matches!(
+                c,
+                '\u{a0}'
+                    | '\u{ab}'
+                    | '\u{bb}'
+                    | '\u{b0}'
+                    | '\u{a3}'
+                    | '\u{20ac}'
+                    | '\u{201c}'
+                    | '\u{201d}'
+                    | '\u{201e}'
+                    | '\u{2013}'
+                    | '\u{2014}'
+                    | '\u{2026}'
+                    | '\u{2022}'
+            ) =>
+            {
+                ' '
+            }
+            None => return false,
+        };
+        out.push(folded as u8);
+    }
+    true
+}
+
+/// The ASCII character `fold` turns a non-ASCII one into, if it does.
+fn fold_char(c: char) -> Option<char> {
+    Some(match c {
+        '\u{2018}' | '\u{2019}' | '\u{02bc}' | '`' => '\'',
+        'à'..='å' | 'À'..='Å' => 'a',
+        'ç' | 'Ç' => 'c',
+        'è'..='ë' | 'È'..='Ë' => 'e',
+        'ì'..='ï' | 'Ì'..='Ï' => 'i',
+        'ñ' | 'Ñ' => 'n',
+        'ò'..='ö' | 'ø' | 'Ò'..='Ö' | 'Ø' => 'o',
+        'ù'..='ü' | 'Ù'..='Ü' => 'u',
+        'ý' | 'ÿ' | 'Ý' => 'y',
+        _ => return None,
     })
 }
 
 /// Whether a word says something about the story (for the short-text detector).
 pub fn is_content_word(w: &str) -> bool {
-    (w.chars().count() > 1 || w.chars().all(|c| c.is_ascii_digit())) && !STOPWORDS.contains(&w)
+    (w.len() > 4 || w.chars().count() > 1 || w.chars().all(|c| c.is_ascii_digit()))
+        && !is_stopword(w)
 }
 
 pub fn is_title_noise(w: &str) -> bool {
@@ -121,14 +332,23 @@ pub fn strip_markup(s: &str) -> std::borrow::Cow<'_, str> {
 pub fn strip_dateline(text: &str) -> &str {
     let head_end = floor_char_boundary(text, 220);
     let head = &text[..head_end];
-    let lower = head.to_ascii_lowercase();
-    for tag in AGENCY_TAGS {
-        if let Some(i) = lower.find(tag) {
-            let after = &text[i + tag.len()..];
-            return trim_separator(after).unwrap_or(after);
+    if head.contains('(') {
+        let lower = head.to_ascii_lowercase();
+        for tag in AGENCY_TAGS {
+            if let Some(i) = lower.find(tag) {
+                let after = &text[i + tag.len()..];
+                return trim_separator(after).unwrap_or(after);
+            }
         }
     }
-    // "AP - text", "TOKYO - text", "WASHINGTON: text": an upper-case place of a few words.
+    // "AP - text", "TOKYO - text", "WASHINGTON: text": an upper-case place of a few words. A
+    // separator past the first lower-case letter cannot end such a prefix, so the search stops
+    // there (most lines are prose and have one within a word or two).
+    let upper_end = head
+        .char_indices()
+        .find(|&(_, c)| c.is_alphabetic() && !c.is_uppercase())
+        .map_or(head.len(), |(i, _)| i);
+    let head = &head[..floor_char_boundary(head, upper_end + 8)];
     for sep in [" -- ", " - ", " — ", " – ", ": ", "-- ", "— "] {
         if let Some(i) = head.find(sep) {
             let prefix = &head[..i];
@@ -168,6 +388,60 @@ fn floor_char_boundary(s: &str, max: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn slow(text: &str) -> Vec<String> {
+        words(&fold(text)).map(str::to_owned).collect()
+    }
+
+    fn fast(text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for_each_word(text, &mut Vec::new(), |w| out.push(w.to_owned()));
+        out
+    }
+
+    #[test]
+    fn content_words() {
+        assert!(!is_content_word("the") && is_content_word("talks") && is_content_word("7"));
+    }
+
+    #[test]
+    fn fast_words_equal_the_unicode_segmenter_on_tricky_text() {
+        for t in [
+            "U.S. envoy's talks: 1,000.5 troops; a:b 10:30 e.g. __x _ won't dogs' 'tis",
+            "Jerí’s “quoted” — text… «guillemets» 3–4 €5 £6 a\u{a0}b `tick` x_1 1_x",
+            "Zoë Ærø straße Łódź İstanbul 東京 ١٢٣ soft\u{ad}hyphen a\u{200d}b",
+            "...a.. ,1,, .'. a'b'c 1'2 a.1 1.a 1,a a,b ''x''",
+        ] {
+            assert_eq!(fast(t), slow(t), "{t}");
+        }
+        // Random strings over the characters whose rules differ.
+        let alphabet: Vec<char> = "aZ9_.,;:'` -é’“—\u{a0}ßж".chars().collect();
+        let mut rng = fastrand::Rng::with_seed(7);
+        for _ in 0..20_000 {
+            let t: String = (0..rng.usize(1..16))
+                .map(|_| alphabet[rng.usize(..alphabet.len())])
+                .collect();
+            assert_eq!(fast(&t), slow(&t), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn fast_words_equal_the_unicode_segmenter_on_the_corpus() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/articles");
+        for name in ["feed-items.jsonl", "articles.jsonl"] {
+            let Ok(data) = std::fs::read_to_string(format!("{dir}/{name}")) else {
+                panic!("corpus file {dir}/{name} is needed");
+            };
+            for line in data.lines() {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                for key in ["title", "text"] {
+                    for l in v[key].as_str().unwrap_or("").lines() {
+                        assert_eq!(fast(l), slow(l), "{name}: {l}");
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn datelines_and_agency_tags_are_removed() {

@@ -312,6 +312,9 @@ fn store_item(
             tx.prepare_cached("UPDATE articles SET last_seen_at = ?2 WHERE id = ?1")?
                 .execute(params![id, now])?;
             if revised {
+                if let Some(fp) = &item.fingerprint {
+                    refresh_fingerprint(tx, near, id, fp, now)?;
+                }
                 if let Some(tags) = &item.tags {
                     write_tags(tx, tag_ids, id, tags, now)?;
                 }
@@ -361,6 +364,32 @@ fn store_item(
     Ok((result, near_dup))
 }
 
+/// A revised article keeps its group, but later copies will look like the new text: store its
+/// fingerprint (what a restart rebuilds the index from) and add it to the index beside the old
+/// one, which still matches copies of the earlier version until the ring moves past it.
+fn refresh_fingerprint(
+    tx: &Transaction,
+    near: &mut NearDupIndex,
+    id: i64,
+    fp: &Fingerprint,
+    now: &str,
+) -> Result<(), StoreError> {
+    let fp = fp.clone().with_time_if_missing(unix_seconds(now));
+    let group: i64 = tx
+        .prepare_cached(
+            "UPDATE articles SET fingerprint = ?2 WHERE id = ?1 RETURNING coalesce(duplicate_of, id)",
+        )?
+        .query_row(params![id, fp.to_bytes()], |r| r.get(0))?;
+    near.insert_with_group(id, group, fp);
+    Ok(())
+}
+
+fn unix_seconds(rfc3339: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .map(|t| t.timestamp())
+        .unwrap_or_default()
+}
+
 /// Look the new article up among stored stories (and those earlier in this batch), record the
 /// match on the row, and queue the fingerprint for the index.
 fn record_near_duplicate(
@@ -370,10 +399,7 @@ fn record_near_duplicate(
     fp: &Fingerprint,
     now: &str,
 ) -> Result<bool, StoreError> {
-    let seen = chrono::DateTime::parse_from_rfc3339(now)
-        .map(|t| t.timestamp())
-        .unwrap_or_default();
-    let fp = fp.clone().with_time_if_missing(seen);
+    let fp = fp.clone().with_time_if_missing(unix_seconds(now));
     let found = near.find(&fp);
     let group = match &found {
         Some(m) => {
