@@ -101,6 +101,9 @@ pub struct StoreConfig {
     pub retention_days: Option<u32>,
     /// Delete poll records (`fetches`) older than this many days; unset keeps them forever.
     pub fetch_log_days: Option<u32>,
+    /// What the full-text index covers: "full" (title, summary, body), "title" (title and
+    /// summary) or "off". A change rebuilds the index when the writer next starts.
+    pub fts: crate::store::fts::FtsMode,
 }
 
 impl Default for StoreConfig {
@@ -111,6 +114,7 @@ impl Default for StoreConfig {
             batch_size: 1000,
             retention_days: None,
             fetch_log_days: Some(90),
+            fts: crate::store::fts::FtsMode::Full,
         }
     }
 }

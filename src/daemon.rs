@@ -175,7 +175,10 @@ async fn reload(config: &mut Config, ctx: &mut PollContext) {
     match result {
         Ok((new, new_ctx, reconciled)) => {
             for (what, changed) in [
-                ("[store]", new.store.path != config.store.path),
+                (
+                    "[store]",
+                    new.store.path != config.store.path || new.store.fts != config.store.fts,
+                ),
                 ("[spool]", new.spool.dir != config.spool.dir),
                 ("[http]", new.http != config.http),
                 (

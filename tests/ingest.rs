@@ -305,3 +305,57 @@ fn db_prune_applies_retention_by_publication_date() {
     );
     sb.run_ok(&["db", "vacuum"]);
 }
+
+/// `[store] fts` decides what search can find, and a change rebuilds the index at the next
+/// start of a writer.
+#[test]
+fn fts_mode_title_off_and_back_to_full() {
+    let sb = Sandbox::new();
+    let set_mode = |mode: &str| {
+        let c = std::fs::read_to_string(sb.config()).unwrap();
+        let c = match c.find("\nfts = ") {
+            Some(i) => format!(
+                "{}\nfts = \"{mode}\"{}",
+                &c[..i],
+                &c[i + c[i + 1..].find('\n').unwrap() + 1..]
+            ),
+            None => c.replacen("[store]\n", &format!("[store]\nfts = \"{mode}\"\n"), 1),
+        };
+        std::fs::write(sb.config(), c).unwrap();
+    };
+    let files = seeds();
+    let mut ingest = vec!["ingest"];
+    ingest.extend(files.iter().map(|p| p.to_str().unwrap()));
+    let hits = |q: &str| -> usize {
+        let out = sb.run_ok(&["--json", "search", q, "--all"]);
+        serde_json::from_str::<Vec<serde_json::Value>>(&out)
+            .unwrap()
+            .len()
+    };
+
+    set_mode("title");
+    sb.run_ok(&ingest);
+    // "Tillerson" is in both headlines; "Islamabad" only in a body.
+    assert_eq!((hits("Tillerson"), hits("Islamabad")), (2, 0));
+
+    set_mode("off");
+    sb.run_ok(&["db", "migrate"]);
+    let out = sb.run(&["search", "Tillerson"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("full-text index is off"),
+        "{stderr}"
+    );
+    assert_eq!(
+        sb.count("SELECT count(*) FROM articles_fts WHERE articles_fts MATCH 'Tillerson'"),
+        0
+    );
+
+    set_mode("full");
+    sb.run_ok(&["db", "migrate"]);
+    assert_eq!((hits("Tillerson"), hits("Islamabad")), (2, 1));
+    assert_eq!(
+        sb.count("SELECT count(*) FROM settings WHERE key = 'fts' AND value = 'full'"),
+        1
+    );
+}

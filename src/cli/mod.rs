@@ -224,16 +224,33 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             let mut conn = crate::store::open_write(&config.store.path, config.store.busy_timeout)?;
             let applied = crate::store::migrate::migrate(&mut conn, &config.store.path)?;
             let version = crate::store::migrate::schema_version(&conn)?;
+            // The index mode is part of bringing the database in line with the config.
+            let fts = config.store.fts;
+            let reindexed = crate::store::fts::set_mode(&mut conn, fts)?;
             if cli.json {
                 println!(
                     "{}",
-                    serde_json::json!({"database": config.store.path, "schema_version": version})
+                    serde_json::json!({
+                        "database": config.store.path,
+                        "schema_version": version,
+                        "fts": fts.as_str(),
+                        "reindexed": reindexed.map(|r| r.articles),
+                    })
                 );
             } else {
                 println!(
-                    "{}: schema version {version} ({} applied now)",
+                    "{}: schema version {version} ({} applied now), full-text index {}{}",
                     config.store.path.display(),
-                    applied.len()
+                    applied.len(),
+                    fts.as_str(),
+                    match reindexed {
+                        Some(r) => format!(
+                            " (was {}; {} articles reindexed)",
+                            r.from.as_str(),
+                            r.articles
+                        ),
+                        None => String::new(),
+                    }
                 );
             }
             Ok(0)

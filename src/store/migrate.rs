@@ -19,6 +19,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0002_dedupe",
         include_str!("../../migrations/0002_dedupe.sql"),
     ),
+    (
+        3,
+        "0003_fts_mode",
+        include_str!("../../migrations/0003_fts_mode.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows.

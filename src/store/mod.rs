@@ -6,6 +6,7 @@
 //! it, in this module's files.
 
 pub mod feeds;
+pub mod fts;
 pub mod migrate;
 pub mod prune;
 pub mod read;
@@ -45,6 +46,10 @@ pub enum StoreError {
     },
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
+    #[error("database setting {key} has the value {value:?}, which this newsdesk does not know")]
+    BadSetting { key: &'static str, value: String },
+    #[error("the full-text index is off (`[store] fts = \"off\"`): set fts to \"full\" or \"title\" and restart newsdesk to build it")]
+    FtsOff,
     #[error("the store writer has stopped")]
     WriterGone,
     #[error("cannot start the store writer thread: {0}")]

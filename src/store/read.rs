@@ -39,6 +39,9 @@ pub struct SearchHit {
 /// Full-text search. A query that is not valid FTS5 syntax (a stray quote, "U.S.") is retried
 /// with every word quoted, so users never need to learn the syntax for simple searches.
 pub fn search(conn: &Connection, q: &SearchQuery) -> Result<Vec<SearchHit>, StoreError> {
+    if super::fts::current(conn)? == super::fts::FtsMode::Off {
+        return Err(StoreError::FtsOff);
+    }
     match run_search(conn, q, &q.text) {
         Err(StoreError::Sql(e))
             if e.to_string().contains("fts5") || e.to_string().contains("syntax") =>

@@ -32,7 +32,18 @@ impl Writer {
         health: Option<Arc<crate::service::health::Health>>,
     ) -> Result<(Writer, std::thread::JoinHandle<()>), StoreError> {
         let (path, busy_timeout) = (config.store.path.as_path(), config.store.busy_timeout);
-        let conn = super::open_write(path, busy_timeout)?;
+        let mut conn = super::open_write(path, busy_timeout)?;
+        let started = std::time::Instant::now();
+        if let Some(r) = super::fts::set_mode(&mut conn, config.store.fts)? {
+            tracing::info!(
+                database = %path.display(),
+                from = r.from.as_str(),
+                to = config.store.fts.as_str(),
+                articles = r.articles,
+                seconds = started.elapsed().as_secs_f64(),
+                "full-text index mode changed; index rebuilt"
+            );
+        }
         let mut state = WriterState::new(conn, &config.dedupe)?;
         let (tx, mut rx) = mpsc::channel::<Job>(QUEUE);
         let depth = Arc::new(AtomicUsize::new(0));
