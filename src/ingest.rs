@@ -62,10 +62,7 @@ enum Kind {
 
 /// Read one file (or standard input for "-"). The outer error means nothing could be read;
 /// inner errors are per record.
-pub fn read_path(
-    path: &Path,
-    max_bytes: usize,
-) -> Result<Vec<Result<LocalItem, IngestError>>, IngestError> {
+pub fn read_path(path: &Path, max_bytes: usize) -> Result<Items, IngestError> {
     let err = |source| IngestError::Read {
         path: path.to_path_buf(),
         source,
@@ -77,6 +74,7 @@ pub fn read_path(
         .unwrap_or("")
         .to_ascii_lowercase();
     if matches!(ext.as_str(), "jsonl" | "ndjson") {
+        // Streamed: a JSON Lines file may be far larger than memory should hold.
         let file = std::fs::File::open(path).map_err(err)?;
         return read_json_lines(path, std::io::BufReader::new(file));
     }
@@ -127,8 +125,11 @@ pub fn read_path(
         source_title: "Local files".into(),
         origin: path.display().to_string(),
     };
-    Ok(match kind {
-        Kind::JsonLines => read_json_lines(path, text.as_bytes())?,
+    let items: Vec<Result<LocalItem, IngestError>> = match kind {
+        Kind::JsonLines => {
+            let text = text.to_owned();
+            return read_json_lines(path, std::io::Cursor::new(text.into_bytes()));
+        }
         Kind::Text => vec![Ok(local(parse_text(text), guid))],
         Kind::Html => vec![Ok(local(parse_html(text), guid))],
         Kind::Json => {
@@ -156,8 +157,12 @@ pub fn read_path(
                 })
                 .collect()
         }
-    })
+    };
+    Ok(Box::new(items.into_iter()))
 }
+
+/// The records of one file, read as they are consumed.
+pub type Items = Box<dyn Iterator<Item = Result<LocalItem, IngestError>> + Send>;
 
 fn check_text<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str, IngestError> {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
@@ -210,49 +215,53 @@ fn sniff(text: &str) -> Kind {
 
 fn read_json_lines(
     path: &Path,
-    reader: impl BufRead,
-) -> Result<Vec<Result<LocalItem, IngestError>>, IngestError> {
-    let mut out = Vec::new();
-    for (i, line) in reader.split(b'\n').enumerate() {
-        let line_no = i + 1;
-        let bytes = line.map_err(|source| IngestError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let text = match std::str::from_utf8(&bytes) {
-            Ok(t) => t,
-            Err(e) => {
-                out.push(Err(IngestError::Json {
-                    path: path.to_path_buf(),
-                    line: line_no,
-                    message: format!("not valid UTF-8 at byte {}", e.valid_up_to()),
-                }));
-                continue;
+    reader: impl BufRead + Send + 'static,
+) -> Result<Items, IngestError> {
+    let path_buf = path.to_path_buf();
+    let records = reader
+        .split(b'\n')
+        .enumerate()
+        .filter_map(move |(i, line)| {
+            let path = path_buf.as_path();
+            let line_no = i + 1;
+            let bytes = match line {
+                Ok(b) => b,
+                Err(source) => {
+                    return Some(Err(IngestError::Read {
+                        path: path.to_path_buf(),
+                        source,
+                    }))
+                }
+            };
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return None;
             }
-        };
-        let value = match serde_json::from_str::<serde_json::Value>(text) {
-            Ok(v) => v,
-            Err(e) => {
-                out.push(Err(IngestError::Json {
-                    path: path.to_path_buf(),
-                    line: line_no,
-                    message: e.to_string(),
-                }));
-                continue;
-            }
-        };
-        let fallback_guid = format!("{}#{line_no}", path.display());
-        out.push(record_item(path, Some(line_no), value, fallback_guid));
-    }
-    if out.is_empty() {
+            let json_error = |message: String| IngestError::Json {
+                path: path.to_path_buf(),
+                line: line_no,
+                message,
+            };
+            let text = match std::str::from_utf8(&bytes) {
+                Ok(t) => t,
+                Err(e) => {
+                    let at = e.valid_up_to();
+                    return Some(Err(json_error(format!("not valid UTF-8 at byte {at}"))));
+                }
+            };
+            let value = match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(v) => v,
+                Err(e) => return Some(Err(json_error(e.to_string()))),
+            };
+            let fallback_guid = format!("{}#{line_no}", path.display());
+            Some(record_item(path, Some(line_no), value, fallback_guid))
+        });
+    let mut records = records.peekable();
+    if records.peek().is_none() {
         return Err(IngestError::Empty {
             path: path.to_path_buf(),
         });
     }
-    Ok(out)
+    Ok(Box::new(records))
 }
 
 fn record_item(

@@ -3,8 +3,10 @@
 use crate::config::Config;
 use crate::ingest::{read_path, LocalItem};
 use crate::pipeline::Tagger;
-use crate::store::write::{NewItem, Source};
-use crate::store::writer::Writer;
+use crate::store::write::{BatchOutcome, NewItem, Source};
+use crate::store::writer::{Pending, Writer};
+use crate::store::StoreError;
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -33,6 +35,10 @@ pub fn run(config: &Config, files: &[PathBuf], json: bool) -> anyhow::Result<u8>
     // transaction: thousands of records cost a handful of commits, and a failed batch is
     // reported whole, never half-written.
     let mut pending: Vec<(Source, NewItem, String)> = Vec::new();
+    // Batches handed to the writer and not yet reported: while one is written, the next is
+    // prepared (the pipeline and the writer each keep a core busy), and no more than this
+    // many wait, which bounds memory.
+    let mut in_flight: VecDeque<InFlight> = VecDeque::new();
     for path in files {
         let items = match read_path(path, config.ingest.max_file_bytes) {
             Ok(items) => items,
@@ -68,11 +74,26 @@ pub fn run(config: &Config, files: &[PathBuf], json: bool) -> anyhow::Result<u8>
                 Err(e) => report(&mut summary, format!("{origin}: {e}")),
             }
             if pending.len() >= config.store.batch_size {
-                flush(&writer, &mut pending, &mut summary, &mut report);
+                flush(
+                    &writer,
+                    &mut pending,
+                    &mut in_flight,
+                    &mut summary,
+                    &mut report,
+                );
             }
         }
     }
-    flush(&writer, &mut pending, &mut summary, &mut report);
+    flush(
+        &writer,
+        &mut pending,
+        &mut in_flight,
+        &mut summary,
+        &mut report,
+    );
+    while let Some(batch) = in_flight.pop_front() {
+        batch.finish(&mut summary, &mut report);
+    }
     drop(writer);
     if writer_thread.join().is_err() {
         anyhow::bail!("the store writer thread panicked");
@@ -89,9 +110,21 @@ pub fn run(config: &Config, files: &[PathBuf], json: bool) -> anyhow::Result<u8>
     Ok(if summary.failed > 0 { 1 } else { 0 })
 }
 
+/// Batches the writer may hold at once: one being written, one ready behind it.
+const MAX_IN_FLIGHT: usize = 2;
+
+struct InFlight {
+    pending: Pending<Result<BatchOutcome, StoreError>>,
+    source: Source,
+    count: usize,
+    first_origin: String,
+    started: Instant,
+}
+
 fn flush(
     writer: &Writer,
     pending: &mut Vec<(Source, NewItem, String)>,
+    in_flight: &mut VecDeque<InFlight>,
     summary: &mut Summary,
     report: &mut impl FnMut(&mut Summary, String),
 ) {
@@ -106,14 +139,44 @@ fn flush(
         let (items, origins): (Vec<NewItem>, Vec<String>) =
             rest.into_iter().map(|(_, i, o)| (i, o)).unzip();
         rest = tail;
-        let started = Instant::now();
         let count = items.len();
-        let first_origin = origins.first().cloned().unwrap_or_default();
+        let first_origin = origins.into_iter().next().unwrap_or_default();
         let batch_source = source.clone();
-        let result = writer
-            .call_blocking(move |w| w.store_batch(&batch_source, &items))
-            .and_then(|r| r);
-        match result {
+        match writer.submit_blocking(move |w| w.store_batch(&batch_source, &items)) {
+            Ok(pending) => in_flight.push_back(InFlight {
+                pending,
+                source,
+                count,
+                first_origin,
+                started: Instant::now(),
+            }),
+            Err(e) => {
+                report(
+                    summary,
+                    format!("{count} records starting at {first_origin} not stored: {e}"),
+                );
+                summary.failed += count - 1;
+            }
+        }
+        while in_flight.len() > MAX_IN_FLIGHT {
+            if let Some(batch) = in_flight.pop_front() {
+                batch.finish(summary, report);
+            }
+        }
+    }
+}
+
+impl InFlight {
+    /// Wait for the batch's commit and account for it.
+    fn finish(self, summary: &mut Summary, report: &mut impl FnMut(&mut Summary, String)) {
+        let InFlight {
+            pending,
+            source,
+            count,
+            first_origin,
+            started,
+        } = self;
+        match pending.wait().and_then(|r| r) {
             Ok(outcome) => {
                 summary.new += outcome.new_count();
                 summary.repeats += outcome.repeat_count();
@@ -143,10 +206,9 @@ fn flush(
                 );
             }
             Err(e) => {
-                let first = origins.first().cloned().unwrap_or_default();
                 report(
                     summary,
-                    format!("{count} records starting at {first} not stored: {e}"),
+                    format!("{count} records starting at {first_origin} not stored: {e}"),
                 );
                 summary.failed += count - 1;
             }

@@ -1,6 +1,8 @@
-//! What the full-text index covers (`[store] fts`). The mode lives in the database's `settings`
-//! table, where the FTS triggers read it (migration 3); changing it here rebuilds the index in
-//! one transaction, so the index always matches what the triggers will later remove from it.
+//! What the full-text index covers (`[store] fts`), and when it is written. The mode lives in
+//! the database's `settings` table, where the FTS triggers read it (migration 3); changing it
+//! here rebuilds the index in one transaction, so the index always matches what the triggers
+//! will later remove from it. newsdesk's own write batches index their new articles in one
+//! statement at the end (`defer` / `index_deferred`); see the migration for why.
 
 use super::StoreError;
 use rusqlite::{Connection, OptionalExtension};
@@ -48,6 +50,36 @@ pub fn current(conn: &Connection) -> Result<FtsMode, StoreError> {
             value: v,
         }),
     }
+}
+
+/// New articles of the current transaction wait for `index_deferred`: returns the id after
+/// which they start.
+pub fn defer(tx: &Connection) -> Result<i64, StoreError> {
+    let after: i64 = tx.query_row("SELECT coalesce(max(id), 0) FROM articles", [], |r| {
+        r.get(0)
+    })?;
+    tx.execute(
+        "UPDATE settings SET value = ?1 WHERE key = 'fts_pending_after'",
+        [after],
+    )?;
+    Ok(after)
+}
+
+/// Index the articles added since `defer` (with their final text, revisions included) and
+/// return to row-by-row indexing. Must run in the same transaction as `defer`.
+pub fn index_deferred(tx: &Connection, after: i64) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO articles_fts(rowid, title, summary, body_text)
+         SELECT id, title, summary, iif(m.value = 'full', body_text, NULL)
+           FROM articles, settings m
+          WHERE id > ?1 AND m.key = 'fts' AND m.value IN ('full', 'title')",
+        [after],
+    )?;
+    tx.execute(
+        "UPDATE settings SET value = NULL WHERE key = 'fts_pending_after'",
+        [],
+    )?;
+    Ok(())
 }
 
 /// A finished change of mode: the one before and the articles indexed under the new one.
@@ -169,6 +201,42 @@ mod tests {
         let r = set_mode(&mut conn, FtsMode::Full).unwrap();
         assert_eq!(r.map(|r| (r.from, r.articles)), Some((FtsMode::Off, 1)));
         assert_eq!((hits(&conn, "trade"), hits(&conn, "tariffs")), (1, 1));
+        integrity(&conn, true);
+    }
+
+    #[test]
+    fn deferred_batches_index_final_text_and_leave_triggers_on_for_others() {
+        let mut conn = db();
+        let old = add(&conn, "Old story", "first text");
+        for mode in [FtsMode::Full, FtsMode::Title] {
+            set_mode(&mut conn, mode).unwrap();
+            let tx = conn.transaction().unwrap();
+            let after = defer(&tx).unwrap();
+            let new = add(&tx, &format!("New {} story", mode.as_str()), "body words");
+            // Revised in the same batch: new and already indexed rows alike.
+            tx.execute(
+                "UPDATE articles SET title = 'Renamed ' || title WHERE id IN (?1, ?2)",
+                [old, new],
+            )
+            .unwrap();
+            index_deferred(&tx, after).unwrap();
+            tx.commit().unwrap();
+            integrity(&conn, mode == FtsMode::Full);
+            let renamed_new = format!("renamed new {}", mode.as_str());
+            assert_eq!(
+                (hits(&conn, &renamed_new), hits(&conn, "renamed old")),
+                (1, 1)
+            );
+            conn.execute(
+                "UPDATE articles SET title = 'Old story' WHERE id = ?1",
+                [old],
+            )
+            .unwrap();
+        }
+        // Outside a deferred batch, the triggers index inserts at once.
+        set_mode(&mut conn, FtsMode::Full).unwrap();
+        add(&conn, "Direct insert", "by a script");
+        assert_eq!(hits(&conn, "script"), 1);
         integrity(&conn, true);
     }
 

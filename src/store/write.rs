@@ -196,6 +196,7 @@ impl WriterState {
         poll: Option<&mut super::feeds::PollRecord>,
     ) -> Result<BatchOutcome, StoreError> {
         let tx = self.conn.transaction()?;
+        let fts_after = super::fts::defer(&tx)?;
         let feed_id = match source {
             Source::Feed(id) => *id,
             Source::Local { name, title } => local_feed_id(&tx, name, title)?,
@@ -223,6 +224,7 @@ impl WriterState {
             }
             outcome.items.push(result);
         }
+        super::fts::index_deferred(&tx, fts_after)?;
         if let Some(poll) = poll {
             poll.new_items = outcome.new_count();
             super::feeds::record_poll(&tx, feed_id, poll)?;

@@ -104,12 +104,33 @@ impl Writer {
         F: FnOnce(&mut WriterState) -> R + Send + 'static,
         R: Send + 'static,
     {
+        self.submit_blocking(f)?.wait()
+    }
+
+    /// Queue `f` on the writer thread and return at once (waiting only while the queue is
+    /// full), so the caller can prepare the next batch while this one is written. From
+    /// blocking code only.
+    pub fn submit_blocking<F, R>(&self, f: F) -> Result<Pending<R>, StoreError>
+    where
+        F: FnOnce(&mut WriterState) -> R + Send + 'static,
+        R: Send + 'static,
+    {
         let (job, rx) = Self::wrap(f);
         self.depth.fetch_add(1, Ordering::Relaxed);
         if self.jobs.blocking_send(job).is_err() {
             self.depth.fetch_sub(1, Ordering::Relaxed);
             return Err(StoreError::WriterGone);
         }
-        rx.blocking_recv().map_err(|_| StoreError::WriterGone)
+        Ok(Pending(rx))
+    }
+}
+
+/// The result of a job queued with `submit_blocking`.
+pub struct Pending<R>(oneshot::Receiver<R>);
+
+impl<R> Pending<R> {
+    /// Wait for the job to finish (from blocking code).
+    pub fn wait(self) -> Result<R, StoreError> {
+        self.0.blocking_recv().map_err(|_| StoreError::WriterGone)
     }
 }
