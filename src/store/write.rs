@@ -326,10 +326,21 @@ fn store_item(
             }
         }
         None => {
+            // Everything known about a new article goes into its one INSERT: each later UPDATE
+            // of the row (fingerprint, duplicate, flag) rewrote the whole row, body included.
+            let fp = item
+                .fingerprint
+                .as_ref()
+                .map(|fp| fp.clone().with_time_if_missing(unix_seconds(now)));
+            let found = fp.as_ref().and_then(|fp| near.find(fp));
+            let tags = item.tags.as_ref();
             tx.prepare_cached(
                 "INSERT INTO articles (title, title_derived, url, canonical_url, author, published_at,
-                    updated_at, first_seen_at, last_seen_at, lang, summary, body_text, body_html, content_hash)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13)",
+                    updated_at, first_seen_at, last_seen_at, lang, summary, body_text, body_html, content_hash,
+                    fingerprint, duplicate_of, duplicate_detector, duplicate_similarity, duplicate_evidence,
+                    foreign_policy, foreign_policy_score, foreign_policy_evidence, tagged_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13,
+                    ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, iif(?19 IS NULL, NULL, ?8))",
             )?
             .execute(params![
                 a.title,
@@ -345,13 +356,23 @@ fn store_item(
                 a.body_text,
                 a.body_html,
                 a.content_hash,
+                fp.as_ref().map(Fingerprint::to_bytes),
+                found.as_ref().map(|m| m.article_id),
+                found.as_ref().map(|m| m.detector.as_str()),
+                found.as_ref().map(|m| m.similarity),
+                found.as_ref().map(|m| m.evidence.to_string()),
+                tags.map(|t| t.foreign_policy),
+                tags.map(|t| t.score),
+                tags.map(|t| t.evidence.as_str()),
             ])?;
             let id = tx.last_insert_rowid();
-            if let Some(fp) = &item.fingerprint {
-                near_dup = Some(record_near_duplicate(tx, near, id, fp, now)?);
+            if let Some(fp) = fp {
+                let group = found.as_ref().map_or(id, |m| m.article_id);
+                near.insert_with_group(id, group, fp);
+                near_dup = Some(found.is_some());
             }
-            if let Some(tags) = &item.tags {
-                write_tags(tx, tag_ids, id, tags, now)?;
+            if let Some(tags) = tags {
+                insert_tag_rows(tx, tag_ids, id, tags)?;
             }
             ItemOutcome::New(id)
         }
@@ -392,42 +413,6 @@ fn unix_seconds(rfc3339: &str) -> i64 {
         .unwrap_or_default()
 }
 
-/// Look the new article up among stored stories (and those earlier in this batch), record the
-/// match on the row, and queue the fingerprint for the index.
-fn record_near_duplicate(
-    tx: &Transaction,
-    near: &mut NearDupIndex,
-    id: i64,
-    fp: &Fingerprint,
-    now: &str,
-) -> Result<bool, StoreError> {
-    let fp = fp.clone().with_time_if_missing(unix_seconds(now));
-    let found = near.find(&fp);
-    let group = match &found {
-        Some(m) => {
-            tx.prepare_cached(
-                "UPDATE articles SET duplicate_of = ?2, duplicate_detector = ?3, duplicate_similarity = ?4,
-                        duplicate_evidence = ?5, fingerprint = ?6 WHERE id = ?1",
-            )?
-            .execute(params![
-                id,
-                m.article_id,
-                m.detector.as_str(),
-                m.similarity,
-                m.evidence.to_string(),
-                fp.to_bytes(),
-            ])?;
-            m.article_id
-        }
-        None => {
-            tx.prepare_cached("UPDATE articles SET fingerprint = ?2 WHERE id = ?1")?
-                .execute(params![id, fp.to_bytes()])?;
-            id
-        }
-    };
-    near.insert_with_group(id, group, fp);
-    Ok(found.is_some())
-}
 
 /// The index over every stored fingerprint, in id order with each article's stored group.
 fn rebuild_index(conn: &Connection, dedupe: &DedupeConfig) -> Result<NearDupIndex, StoreError> {
@@ -523,6 +508,16 @@ pub fn write_tags(
                 tagged_at = ?5 WHERE id = ?1",
     )?
     .execute(params![article_id, tags.foreign_policy, tags.score, tags.evidence, now])?;
+    insert_tag_rows(tx, tag_ids, article_id, tags)
+}
+
+/// The tag rows of an article that has none yet.
+fn insert_tag_rows(
+    tx: &Connection,
+    tag_ids: &mut HashMap<(String, String), i64>,
+    article_id: i64,
+    tags: &TagSet,
+) -> Result<(), StoreError> {
     for t in &tags.tags {
         let key = (t.kind.clone(), t.slug.clone());
         let tag_id = match tag_ids.get(&key) {
