@@ -35,3 +35,4 @@ pub mod service;
 pub mod spool;
 pub mod store;
 pub mod tag;
+pub mod words;

@@ -422,11 +422,12 @@ fn iso639_1(lang: whatlang::Lang) -> &'static str {
 pub fn content_hash(title: &str, body: &str) -> String {
     let mut h = blake3::Hasher::new();
     let source = if body.is_empty() { title } else { body };
+    let mut scratch = String::new();
     for line in source.lines().filter(|l| !is_boilerplate_line(l)) {
-        for word in line.unicode_words() {
-            h.update(word.to_lowercase().as_bytes());
+        crate::words::lowercase_words(line, &mut scratch, |word| {
+            h.update(word.as_bytes());
             h.update(b" ");
-        }
+        });
     }
     h.finalize().to_hex().to_string()
 }

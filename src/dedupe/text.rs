@@ -137,74 +137,13 @@ pub fn for_each_word(text: &str, scratch: &mut Vec<u8>, mut f: impl FnMut(&str))
         words(&folded).for_each(f);
         return;
     }
-    // Only ASCII bytes were written, so this cannot fail; slicing it at any index is safe.
-    let Ok(folded) = std::str::from_utf8(scratch) else {
-        return;
-    };
-    let b = folded.as_bytes();
-    let class = |i: usize| b.get(i).map_or(Class::Other, |&c| Class::of(c));
-    let mut i = 0;
-    while i < b.len() {
-        if !class(i).is_word() {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        let mut alnum = false;
-        loop {
-            let c = class(i);
-            if c.is_word() {
-                alnum |= c != Class::Connector;
-                i += 1;
-                continue;
+    // Only ASCII bytes were written, so this cannot fail.
+    if let Ok(folded) = std::str::from_utf8(scratch) {
+        crate::words::ascii_words(folded, |w| {
+            if let Some(w) = trim_word(w) {
+                f(w);
             }
-            // A middle mark joins only between two letters or two digits (UAX #29 WB6/7,
-            // WB11/12), looking at the characters right next to it.
-            let (prev, next) = (class(i - 1), class(i + 1));
-            let joins = match c {
-                Class::MidLetter => prev == Class::Letter && next == Class::Letter,
-                Class::MidNum => prev == Class::Digit && next == Class::Digit,
-                Class::MidNumLet => prev == next && matches!(prev, Class::Letter | Class::Digit),
-                _ => false,
-            };
-            if !joins {
-                break;
-            }
-            i += 1;
-        }
-        if let Some(w) = alnum.then(|| trim_word(&folded[start..i])).flatten() {
-            f(w);
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Class {
-    Letter,
-    Digit,
-    /// `_` (ExtendNumLet): joins with letters, digits and itself, but is not a word alone.
-    Connector,
-    MidLetter,
-    MidNum,
-    MidNumLet,
-    Other,
-}
-
-impl Class {
-    fn of(b: u8) -> Class {
-        match b {
-            b'a'..=b'z' => Class::Letter,
-            b'0'..=b'9' => Class::Digit,
-            b'_' => Class::Connector,
-            b':' => Class::MidLetter,
-            b',' | b';' => Class::MidNum,
-            b'.' | b'\'' => Class::MidNumLet,
-            _ => Class::Other,
-        }
-    }
-
-    fn is_word(self) -> bool {
-        matches!(self, Class::Letter | Class::Digit | Class::Connector)
+        });
     }
 }
 
