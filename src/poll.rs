@@ -11,7 +11,9 @@ use crate::store::write::NewItem;
 use crate::store::writer::Writer;
 use crate::store::{ts, StoreError};
 use chrono::Utc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
 use url::Url;
 
 /// Everything a poll needs; cheap to clone into each poll task.
@@ -22,7 +24,15 @@ pub struct PollContext {
     pub tagger: Tagger,
     pub schedule: ScheduleConfig,
     pub max_items: usize,
+    /// Polls between their fetch and their commit. Fetching is faster than parsing and
+    /// tagging, so without a bound a pass over many feeds would hold every body and every
+    /// prepared item in memory at once (and run the CPU work on hundreds of blocking threads).
+    pub in_flight: Arc<Semaphore>,
 }
+
+/// Polls in flight per allowed concurrent fetch: enough that the CPU stage always has work
+/// while the next fetches run.
+pub const IN_FLIGHT_PER_FETCH: usize = 2;
 
 /// What a poll did, for logs, counters and `poll --once`'s exit code.
 #[derive(Debug, Clone, Default)]
@@ -103,6 +113,8 @@ fn failed(kind: &str, message: String, hints: Hints) -> Failed {
 }
 
 pub async fn poll_feed(ctx: &PollContext, feed: &FeedRow) -> PollSummary {
+    // Held until the poll is committed; the semaphore is never closed.
+    let _slot = ctx.in_flight.acquire().await.ok();
     let started = Utc::now();
     let clock = Instant::now();
     let mut summary = PollSummary {
