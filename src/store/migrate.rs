@@ -24,6 +24,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0003_fts_mode",
         include_str!("../../migrations/0003_fts_mode.sql"),
     ),
+    (
+        4,
+        "0004_fingerprints",
+        include_str!("../../migrations/0004_fingerprints.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows.
@@ -101,6 +106,46 @@ mod tests {
             assert_eq!(m.0, i as i64 + 1, "versions are 1, 2, 3, ...");
             assert!(m.1.starts_with(&format!("{:04}_", m.0)));
         }
+    }
+
+    #[test]
+    fn fingerprints_move_to_their_table_with_their_groups() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        // A database as version 3 left it, with two articles, one a near duplicate.
+        for (_, _, sql) in &MIGRATIONS[..3] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "PRAGMA user_version = 3;
+             INSERT INTO articles (id, title, first_seen_at, last_seen_at, body_text, content_hash, fingerprint)
+             VALUES (1, 'a', 't', 't', 'x', 'h1', x'0102'), (2, 'b', 't', 't', 'y', 'h2', x'0304'),
+                    (3, 'c', 't', 't', 'z', 'h3', NULL);
+             UPDATE articles SET duplicate_of = 1 WHERE id = 2;",
+        )
+        .unwrap();
+        assert_eq!(migrate(&mut conn, Path::new(":memory:")).unwrap(), [4]);
+        let rows: Vec<(i64, Option<i64>, Vec<u8>)> = conn
+            .prepare(
+                "SELECT article_id, group_id, fingerprint FROM article_fingerprints ORDER BY 1",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows, [(1, None, vec![1, 2]), (2, Some(1), vec![3, 4])]);
+        assert!(conn.prepare("SELECT fingerprint FROM articles").is_err());
+        // Deleting the story's first article leaves the copy starting its own group.
+        conn.execute("DELETE FROM articles WHERE id = 1", [])
+            .unwrap();
+        let group: Option<i64> = conn
+            .query_row(
+                "SELECT group_id FROM article_fingerprints WHERE article_id = 2",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(group, None);
     }
 
     #[test]

@@ -337,10 +337,10 @@ fn store_item(
             tx.prepare_cached(
                 "INSERT INTO articles (title, title_derived, url, canonical_url, author, published_at,
                     updated_at, first_seen_at, last_seen_at, lang, summary, body_text, body_html, content_hash,
-                    fingerprint, duplicate_of, duplicate_detector, duplicate_similarity, duplicate_evidence,
+                    duplicate_of, duplicate_detector, duplicate_similarity, duplicate_evidence,
                     foreign_policy, foreign_policy_score, foreign_policy_evidence, tagged_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13,
-                    ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, iif(?19 IS NULL, NULL, ?8))",
+                    ?14, ?15, ?16, ?17, ?18, ?19, ?20, iif(?18 IS NULL, NULL, ?8))",
             )?
             .execute(params![
                 a.title,
@@ -356,7 +356,6 @@ fn store_item(
                 a.body_text,
                 a.body_html,
                 a.content_hash,
-                fp.as_ref().map(Fingerprint::to_bytes),
                 found.as_ref().map(|m| m.article_id),
                 found.as_ref().map(|m| m.detector.as_str()),
                 found.as_ref().map(|m| m.similarity),
@@ -367,8 +366,13 @@ fn store_item(
             ])?;
             let id = tx.last_insert_rowid();
             if let Some(fp) = fp {
-                let group = found.as_ref().map_or(id, |m| m.article_id);
-                near.insert_with_group(id, group, fp);
+                let duplicate_of = found.as_ref().map(|m| m.article_id);
+                tx.prepare_cached(
+                    "INSERT INTO article_fingerprints (article_id, group_id, fingerprint)
+                     VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![id, duplicate_of, fp.to_bytes()])?;
+                near.insert_with_group(id, duplicate_of.unwrap_or(id), fp);
                 near_dup = Some(found.is_some());
             }
             if let Some(tags) = tags {
@@ -400,7 +404,10 @@ fn refresh_fingerprint(
     let fp = fp.clone().with_time_if_missing(unix_seconds(now));
     let group: i64 = tx
         .prepare_cached(
-            "UPDATE articles SET fingerprint = ?2 WHERE id = ?1 RETURNING coalesce(duplicate_of, id)",
+            "INSERT INTO article_fingerprints (article_id, group_id, fingerprint)
+             VALUES (?1, (SELECT duplicate_of FROM articles WHERE id = ?1), ?2)
+             ON CONFLICT (article_id) DO UPDATE SET fingerprint = excluded.fingerprint
+             RETURNING coalesce(group_id, article_id)",
         )?
         .query_row(params![id, fp.to_bytes()], |r| r.get(0))?;
     near.insert_with_group(id, group, fp);
@@ -413,14 +420,13 @@ fn unix_seconds(rfc3339: &str) -> i64 {
         .unwrap_or_default()
 }
 
-
 /// The index over every stored fingerprint, in id order with each article's stored group.
 fn rebuild_index(conn: &Connection, dedupe: &DedupeConfig) -> Result<NearDupIndex, StoreError> {
     let started = std::time::Instant::now();
     let mut near = NearDupIndex::new(dedupe);
     let mut stmt = conn.prepare(
-        "SELECT id, coalesce(duplicate_of, id), fingerprint FROM articles
-          WHERE fingerprint IS NOT NULL ORDER BY id",
+        "SELECT article_id, coalesce(group_id, article_id), fingerprint FROM article_fingerprints
+          ORDER BY article_id",
     )?;
     let mut rows = stmt.query([])?;
     let mut unreadable = 0u64;
