@@ -206,7 +206,7 @@ pub fn item(feed: usize, item: usize) -> Item {
             }
         }
         // One sentence per paragraph unique to this item.
-        let _ = write!(html, "Case file {feed}/{item}/{paragraph} was cited.</p>\n");
+        let _ = writeln!(html, "Case file {feed}/{item}/{paragraph} was cited.</p>");
         paragraph += 1;
     }
     Item {
@@ -240,10 +240,10 @@ pub fn rss(feed: usize, first: usize, count: usize) -> String {
         let when = chrono::DateTime::from_timestamp(it.published, 0)
             .unwrap_or_default()
             .to_rfc2822();
-        let _ = write!(
+        let _ = writeln!(
             out,
             "<item><title>{}</title><link>{}</link><guid>{}</guid><pubDate>{when}</pubDate>\
-             <description>{}</description></item>\n",
+             <description>{}</description></item>",
             escape(&it.title),
             it.link,
             it.link,
