@@ -138,3 +138,112 @@ fn flag_f1_on_the_dev_labels_stays_above_0_85() {
         .unwrap_or_else(|| panic!("no flag F1 in {out}"));
     assert!(f1 >= 0.85, "flag F1 {f1:.3} < 0.85");
 }
+
+/// The shipped taxonomy applied in memory, as the pipeline does.
+fn tagger() -> newsdesk::pipeline::Tagger {
+    let repo = env!("CARGO_MANIFEST_DIR");
+    let config = newsdesk::config::Config::parse(
+        &format!(
+            "[taxonomy]\ntopics = \"{repo}/config/topics.toml\"\ncountries = \"{repo}/config/countries.toml\"\n"
+        ),
+        None,
+    )
+    .unwrap();
+    newsdesk::pipeline::Tagger::load(&config).unwrap()
+}
+
+/// (flag, countries, topics) of an article with this headline and body.
+fn verdict(
+    t: &newsdesk::pipeline::Tagger,
+    title: &str,
+    body: &str,
+) -> (bool, Vec<String>, Vec<String>) {
+    let article = newsdesk::normalize::normalize(newsdesk::model::RawArticle {
+        title: Some(title.into()),
+        content_text: Some(body.into()),
+        ..Default::default()
+    })
+    .unwrap();
+    let tags = t.tag(&article);
+    let of = |kind: &str| {
+        tags.tags
+            .iter()
+            .filter(|r| r.kind == kind)
+            .map(|r| r.slug.clone())
+            .collect::<Vec<_>>()
+    };
+    (tags.foreign_policy, of("country"), of("topic"))
+}
+
+fn has(list: &[String], x: &str) -> bool {
+    list.iter().any(|s| s == x)
+}
+
+#[test]
+fn ambiguous_country_names_need_their_context() {
+    let t = tagger();
+    let cases: &[(&str, &str, &str, bool)] = &[
+        // (headline, body, code, expected)
+        ("Georgia governor signs budget", "ATLANTA - The Georgia governor signed the state budget on Monday after the legislature in Atlanta passed it.", "GE", false),
+        ("Georgia and Russia resume talks", "Georgia and Russia resumed talks in Tbilisi on Monday over the breakaway regions of Abkhazia and South Ossetia.", "GE", true),
+        ("Michael Jordan sells team stake", "Basketball great Michael Jordan sold his remaining stake in the Charlotte Hornets, the NBA club said.", "JO", false),
+        ("Jordan's king meets Egyptian president", "Jordan's King Abdullah met the Egyptian president in Amman on Tuesday to discuss the war in Gaza.", "JO", true),
+        ("Chad Smith joins tour", "Drummer Chad Smith said the band would tour Europe next summer.", "TD", false),
+        ("Chad closes border with Sudan", "Chad closed its eastern border with Sudan on Monday, officials in N'Djamena said, as fighting spread in Darfur.", "TD", true),
+        ("Turkey recipes for Thanksgiving", "Our Thanksgiving turkey recipe: brine the bird overnight and roast it in a hot oven with the stuffing.", "TR", false),
+        ("Turkey and Greece hold talks", "Turkey and Greece held talks in Ankara on Tuesday about maritime borders in the Aegean, the Turkish foreign ministry said.", "TR", true),
+        ("Nigeria's president visits Abuja market", "Nigeria's president toured a market in Abuja on Monday as food prices rose across Nigeria.", "NE", false),
+        ("Niger's junta expels French envoy", "Niger's military junta expelled the French ambassador from Niamey on Friday, deepening the rift with Paris.", "NE", true),
+        ("Guinea-Bissau holds election", "Voters in Guinea-Bissau chose a new parliament in Bissau on Sunday.", "GN", false),
+        ("Guinea-Bissau holds election", "Voters in Guinea-Bissau chose a new parliament in Bissau on Sunday.", "GW", true),
+        ("Papua New Guinea signs security pact", "Papua New Guinea signed a security pact with Australia in Port Moresby.", "GN", false),
+        ("Equatorial Guinea frees detainees", "Equatorial Guinea released political detainees in Malabo on Monday.", "GN", false),
+        ("Guinea's junta names cabinet", "Guinea's military rulers named a new cabinet in Conakry on Monday.", "GN", true),
+        ("Alcaraz wins China Open", "Carlos Alcaraz won the China Open final on Wednesday, beating Jannik Sinner in three sets.", "CN", false),
+        ("Denzel Washington wins award", "Actor Denzel Washington received a lifetime award at the festival on Saturday.", "US", false),
+        ("Washington imposes sanctions on Moscow", "Washington imposed new sanctions on Moscow on Friday over the war in Ukraine, the Treasury said.", "US", true),
+    ];
+    let mut wrong = Vec::new();
+    for (title, body, code, expected) in cases {
+        let (_, countries, _) = verdict(&t, title, body);
+        if has(&countries, code) != *expected {
+            wrong.push(format!(
+                "{title}: {code} expected {expected}, got {countries:?}"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+#[test]
+fn sanctions_count_when_a_state_is_the_target() {
+    let t = tagger();
+    let (flag, _, topics) = verdict(
+        &t,
+        "EU widens sanctions on Iran",
+        "The European Union imposed new sanctions on Iran's oil exports on Monday, freezing the assets of officials in Tehran.",
+    );
+    assert!(flag && has(&topics, "sanctions"), "{topics:?}");
+    let (flag, _, topics) = verdict(
+        &t,
+        "Club sanctioned by the league",
+        "The club was sanctioned by the league on Monday and fined for fielding an ineligible player in the cup match.",
+    );
+    assert!(!flag && !has(&topics, "sanctions"), "{topics:?}");
+}
+
+#[test]
+fn a_country_named_in_passing_is_not_tagged_but_a_headline_or_repeated_one_is() {
+    let t = tagger();
+    let (_, countries, _) = verdict(
+        &t,
+        "France and Germany agree on border checks",
+        "France and Germany agreed on Monday to keep joint border checks. French and German officials met in Paris; \
+         a German minister said the checks would last a year. The talks followed a similar deal with Belgium last year.",
+    );
+    assert!(
+        has(&countries, "FR") && has(&countries, "DE"),
+        "{countries:?}"
+    );
+    assert!(!has(&countries, "BE"), "one passing mention: {countries:?}");
+}
