@@ -31,6 +31,34 @@ pub struct RawArticle {
     pub lang: Option<String>,
 }
 
+impl RawArticle {
+    /// A hash of everything the feed said about the item, to tell an item that comes back
+    /// unchanged from one that was edited. Only compared with itself, never across releases'
+    /// normalisation, so it hashes the raw fields.
+    pub fn item_hash(&self) -> String {
+        let mut h = blake3::Hasher::new();
+        let fields = [
+            self.url.as_deref(),
+            self.title.as_deref(),
+            self.author.as_deref(),
+            self.summary.as_deref(),
+            self.content_html.as_deref(),
+            self.content_text.as_deref(),
+            self.lang.as_deref(),
+        ];
+        for f in fields {
+            // Length-prefixed, so moving text between fields changes the hash.
+            let f = f.unwrap_or("");
+            h.update(&(f.len() as u64).to_le_bytes());
+            h.update(f.as_bytes());
+        }
+        for t in [self.published, self.updated] {
+            h.update(&t.map_or(i64::MIN, |t| t.timestamp()).to_le_bytes());
+        }
+        h.finalize().to_hex()[..32].to_string()
+    }
+}
+
 /// A normalized article: clean text, canonical URL, UTC times, derived title. Produced by
 /// `normalize::normalize`, consumed by dedupe, tag and store.
 #[derive(Debug, Clone, PartialEq)]

@@ -78,6 +78,7 @@ impl Tagger {
             guid,
             tags,
             fingerprint,
+            item_hash: None,
         })
     }
 }

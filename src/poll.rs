@@ -11,6 +11,7 @@ use crate::store::write::NewItem;
 use crate::store::writer::Writer;
 use crate::store::{ts, StoreError};
 use chrono::Utc;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
@@ -28,6 +29,8 @@ pub struct PollContext {
     /// tagging, so without a bound a pass over many feeds would hold every body and every
     /// prepared item in memory at once (and run the CPU work on hundreds of blocking threads).
     pub in_flight: Arc<Semaphore>,
+    /// The database and busy timeout, for the read-only lookup of items already stored.
+    pub store: (PathBuf, Duration),
 }
 
 /// Polls in flight per allowed concurrent fetch: enough that the CPU stage always has work
@@ -65,24 +68,55 @@ impl PollSummary {
 }
 
 /// Items whose text could not be normalized are skipped (and counted); they cannot be stored.
+/// Items to store, and the guids of those the feed sent again unchanged (only their sightings
+/// are updated: normalising and tagging them again would change nothing).
+struct Prepared {
+    items: Vec<NewItem>,
+    unchanged: Vec<String>,
+}
+
 fn prepare_items(
     tagger: &Tagger,
     items: Vec<crate::model::RawArticle>,
     feed: &str,
-) -> Vec<NewItem> {
-    let mut out = Vec::with_capacity(items.len());
-    for raw in items {
+    feed_id: i64,
+    store: &(PathBuf, Duration),
+) -> Prepared {
+    let hashes: Vec<String> = items.iter().map(|r| r.item_hash()).collect();
+    let keyed: Vec<(String, String)> = items
+        .iter()
+        .zip(&hashes)
+        .filter_map(|(r, h)| Some((r.guid.clone().filter(|g| !g.is_empty())?, h.clone())))
+        .collect();
+    // A failed lookup only costs the work it would have saved.
+    let known = crate::store::open_read(&store.0, store.1)
+        .and_then(|conn| crate::store::write::unchanged_items(&conn, feed_id, &keyed))
+        .unwrap_or_else(|e| {
+            tracing::debug!(feed, error = %e, "could not look up known items; processing all");
+            Default::default()
+        });
+    let mut out = Prepared {
+        items: Vec::with_capacity(items.len()),
+        unchanged: Vec::new(),
+    };
+    for (raw, hash) in items.into_iter().zip(hashes) {
         let guid = raw.guid.clone().unwrap_or_default();
+        if known.contains(&guid) {
+            out.unchanged.push(guid);
+            continue;
+        }
         match tagger.prepare(raw, guid) {
-            Ok(item) if !item.guid.is_empty() => out.push(item),
             Ok(mut item) => {
-                // No identity from the parser: fall back to the canonical URL, else the title.
-                item.guid = item
-                    .article
-                    .canonical_url
-                    .clone()
-                    .unwrap_or_else(|| item.article.title.clone());
-                out.push(item)
+                if item.guid.is_empty() {
+                    // No identity from the parser: fall back to the canonical URL, else the title.
+                    item.guid = item
+                        .article
+                        .canonical_url
+                        .clone()
+                        .unwrap_or_else(|| item.article.title.clone());
+                }
+                item.item_hash = Some(hash);
+                out.items.push(item)
             }
             Err(e) => tracing::debug!(feed, error = %e, "feed item skipped"),
         }
@@ -92,7 +126,7 @@ fn prepare_items(
 
 /// A poll that got a usable answer: items to store (none for a 304) and the schedule inputs.
 struct Fetched {
-    items: Vec<NewItem>,
+    items: Prepared,
     interval: Duration,
     hints: Hints,
 }
@@ -166,7 +200,10 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedRow) -> PollSummary {
         };
         if resp.not_modified {
             return Ok(Fetched {
-                items: Vec::new(),
+                items: Prepared {
+                    items: Vec::new(),
+                    unchanged: Vec::new(),
+                },
                 interval: current_interval,
                 hints,
             });
@@ -210,9 +247,13 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedRow) -> PollSummary {
             crate::fulltext::enrich(&ctx.fetcher, &ctx.writer, &mut items).await;
         }
         let label = feed_url.to_string();
-        let items = tokio::task::spawn_blocking(move || prepare_items(&tagger, items, &label))
-            .await
-            .map_err(|e| failed("internal", format!("pipeline task failed: {e}"), hints))?;
+        let store = ctx.store.clone();
+        let feed_id = feed.id;
+        let items = tokio::task::spawn_blocking(move || {
+            prepare_items(&tagger, items, &label, feed_id, &store)
+        })
+        .await
+        .map_err(|e| failed("internal", format!("pipeline task failed: {e}"), hints))?;
         let (title, site_url, ttl, count) = parsed;
         (record.etag, record.last_modified) = validators;
         record.title = title;
@@ -254,7 +295,10 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedRow) -> PollSummary {
             let consecutive_errors = (feed.consecutive_errors.max(0) as u32).saturating_add(1);
             summary.consecutive_errors = u64::from(consecutive_errors);
             (
-                Vec::new(),
+                Prepared {
+                    items: Vec::new(),
+                    unchanged: Vec::new(),
+                },
                 Outcome::Failure {
                     consecutive_errors,
                     hints,
@@ -283,7 +327,7 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedRow) -> PollSummary {
         .writer
         .call(move |w| {
             let mut record = record;
-            w.store_poll(feed_id, &items, &mut record)
+            w.store_poll(feed_id, &items.items, &items.unchanged, &mut record)
         })
         .await
         .and_then(|r| r);

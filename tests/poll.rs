@@ -386,3 +386,73 @@ fn full_text_feeds_fetch_the_article_pages() {
     sb.run_ok(&["poll", "--once", "--all"]);
     assert_eq!(server.hits_for("/story/1").len(), 1);
 }
+
+/// A publisher without ETag sends the whole feed every time: items it sends again unchanged
+/// are recorded as seen (and not processed again); an edited one is revised.
+#[test]
+fn unchanged_repeats_without_etag_are_seen_and_edits_are_revised() {
+    use common::feed_server::Route;
+    let server = FeedServer::start();
+    let feed = |second: &str| {
+        let item = |n: u32, text: &str| {
+            format!(
+                "<item><guid>item-{n}</guid><title>Envoys meet in round {n} of border talks</title>\
+                 <link>https://news.example/talks/{n}</link><description>{text}</description></item>"
+            )
+        };
+        format!(
+            "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>T</title><link>https://news.example/</link>{}{}{}</channel></rss>",
+            item(1, "Delegations from both countries met in Geneva on Monday for a first round."),
+            item(2, second),
+            item(3, "A third round was set for Friday, mediators said after the meeting ended."),
+        )
+    };
+    let serve = |body: String| {
+        server.set(
+            "/plain.xml",
+            Route::Status {
+                code: 200,
+                headers: vec![("content-type".into(), "application/rss+xml".into())],
+                body: body.into_bytes(),
+            },
+        )
+    };
+    serve(feed(
+        "The second round ended without agreement on the crossing points.",
+    ));
+    let sb = Sandbox::with_config(&format!(
+        "[fetch]\nallow_private_addresses = true\nper_host_min_gap = \"0s\"\n\n[[feeds]]\nurl = \"{}\"\n",
+        server.url("/plain.xml")
+    ));
+    sb.run_ok(&["poll", "--once", "--all"]);
+    assert_eq!(sb.count("SELECT count(*) FROM articles"), 3);
+    assert_eq!(
+        sb.count("SELECT count(*) FROM sightings WHERE item_hash IS NOT NULL"),
+        3
+    );
+    let seen_before: String = sb
+        .sql()
+        .query_row("SELECT max(last_seen_at) FROM sightings", [], |r| r.get(0))
+        .unwrap();
+
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    sb.run_ok(&["poll", "--once", "--all"]);
+    assert_eq!(sb.count("SELECT count(*) FROM articles"), 3);
+    assert_eq!(sb.count("SELECT count(*) FROM article_revisions"), 0);
+    let seen_after: String = sb
+        .sql()
+        .query_row("SELECT min(last_seen_at) FROM sightings", [], |r| r.get(0))
+        .unwrap();
+    assert!(seen_after > seen_before, "{seen_after} > {seen_before}");
+
+    serve(feed(
+        "The second round ended with a deal on two of the three crossing points.",
+    ));
+    sb.run_ok(&["poll", "--once", "--all"]);
+    assert_eq!(sb.count("SELECT count(*) FROM articles"), 3);
+    assert_eq!(sb.count("SELECT count(*) FROM article_revisions"), 1);
+    assert_eq!(
+        sb.count("SELECT count(*) FROM articles WHERE body_text LIKE '%deal on two%'"),
+        1
+    );
+}

@@ -29,6 +29,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0004_fingerprints",
         include_str!("../../migrations/0004_fingerprints.sql"),
     ),
+    (
+        5,
+        "0005_item_hash",
+        include_str!("../../migrations/0005_item_hash.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows.
@@ -123,7 +128,7 @@ mod tests {
              UPDATE articles SET duplicate_of = 1 WHERE id = 2;",
         )
         .unwrap();
-        assert_eq!(migrate(&mut conn, Path::new(":memory:")).unwrap(), [4]);
+        assert_eq!(migrate(&mut conn, Path::new(":memory:")).unwrap(), [4, 5]);
         let rows: Vec<(i64, Option<i64>, Vec<u8>)> = conn
             .prepare(
                 "SELECT article_id, group_id, fingerprint FROM article_fingerprints ORDER BY 1",

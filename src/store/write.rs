@@ -62,6 +62,9 @@ pub struct NewItem {
     pub tags: Option<TagSet>,
     /// For near-duplicate detection; None skips it.
     pub fingerprint: Option<crate::dedupe::Fingerprint>,
+    /// The feed item's `RawArticle::item_hash`, kept on the sighting so an unchanged repeat
+    /// can be recognised before any work is done on it; None for local files.
+    pub item_hash: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,29 +154,33 @@ impl WriterState {
         source: &Source,
         items: &[NewItem],
     ) -> Result<BatchOutcome, StoreError> {
-        self.store_with_retry(source, items, None)
+        self.store_with_retry(source, items, &[], None)
     }
 
     /// Store a feed poll's items and its `fetches` row and feed state in one transaction, so
     /// the feed's new ETag is never committed without the items it covers.
+    /// `unchanged` are the guids of items the feed sent again exactly as before (see
+    /// `unchanged_items`): only their sightings are updated.
     pub fn store_poll(
         &mut self,
         feed_id: i64,
         items: &[NewItem],
+        unchanged: &[String],
         poll: &mut super::feeds::PollRecord,
     ) -> Result<BatchOutcome, StoreError> {
-        self.store_with_retry(&Source::Feed(feed_id), items, Some(poll))
+        self.store_with_retry(&Source::Feed(feed_id), items, unchanged, Some(poll))
     }
 
     fn store_with_retry(
         &mut self,
         source: &Source,
         items: &[NewItem],
+        unchanged: &[String],
         mut poll: Option<&mut super::feeds::PollRecord>,
     ) -> Result<BatchOutcome, StoreError> {
         let mut attempt = 1;
         loop {
-            match self.try_store_batch(source, items, poll.as_deref_mut()) {
+            match self.try_store_batch(source, items, unchanged, poll.as_deref_mut()) {
                 Ok(outcome) => return Ok(outcome),
                 Err(e) => {
                     self.tag_ids.clear();
@@ -193,6 +200,7 @@ impl WriterState {
         &mut self,
         source: &Source,
         items: &[NewItem],
+        unchanged: &[String],
         poll: Option<&mut super::feeds::PollRecord>,
     ) -> Result<BatchOutcome, StoreError> {
         let tx = self.conn.transaction()?;
@@ -224,6 +232,20 @@ impl WriterState {
             }
             outcome.items.push(result);
         }
+        for guid in unchanged {
+            let id: Option<i64> = tx
+                .prepare_cached(
+                    "UPDATE sightings SET last_seen_at = ?3 WHERE feed_id = ?1 AND guid = ?2
+                     RETURNING article_id",
+                )?
+                .query_row(params![feed_id, guid, now], |r| r.get(0))
+                .optional()?;
+            if let Some(id) = id {
+                tx.prepare_cached("UPDATE articles SET last_seen_at = ?2 WHERE id = ?1")?
+                    .execute(params![id, now])?;
+                outcome.items.push(ItemOutcome::Repeat(id));
+            }
+        }
         super::fts::index_deferred(&tx, fts_after)?;
         if let Some(poll) = poll {
             poll.new_items = outcome.new_count();
@@ -237,6 +259,25 @@ impl WriterState {
         .emit();
         Ok(outcome)
     }
+}
+
+/// Which of a feed's items (guid, item hash) it sent before exactly as now. Runs on a read
+/// connection, so a poll can settle its repeats before the pipeline and the writer see them.
+pub fn unchanged_items(
+    conn: &Connection,
+    feed_id: i64,
+    items: &[(String, String)],
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT 1 FROM sightings WHERE feed_id = ?1 AND guid = ?2 AND item_hash = ?3 LIMIT 1",
+    )?;
+    let mut out = std::collections::HashSet::new();
+    for (guid, hash) in items {
+        if stmt.exists(params![feed_id, guid, hash])? {
+            out.insert(guid.clone());
+        }
+    }
+    Ok(out)
 }
 
 /// The pseudo-feed that local files and spool drops are sighted from.
@@ -382,12 +423,12 @@ fn store_item(
         }
     };
     tx.prepare_cached(
-        "INSERT INTO sightings (article_id, feed_id, guid, url, seen_at, last_seen_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+        "INSERT INTO sightings (article_id, feed_id, guid, url, seen_at, last_seen_at, item_hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)
          ON CONFLICT (article_id, feed_id, guid) DO UPDATE SET last_seen_at = excluded.last_seen_at,
-             url = coalesce(excluded.url, url)",
+             url = coalesce(excluded.url, url), item_hash = coalesce(excluded.item_hash, item_hash)",
     )?
-    .execute(params![result.article_id(), feed_id, item.guid, a.url, now])?;
+    .execute(params![result.article_id(), feed_id, item.guid, a.url, now, item.item_hash])?;
     Ok((result, near_dup))
 }
 
