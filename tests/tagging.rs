@@ -24,11 +24,44 @@ fn seeds_are_tagged_with_evidence_and_retag_is_stable() {
             |r| r.get(0),
         )
         .unwrap();
-    for cc in ["US", "PK"] {
+    for cc in ["US", "PK", "AF", "KP", "CN", "IR", "RU", "SY"] {
         assert!(
             countries.split(',').any(|c| c == cc),
             "{cc} missing from {countries}"
         );
+    }
+    // Issue 5: the topics of the first seed, and the countries and topics of the second.
+    let tags_of = |id: i64, kind: &str| -> Vec<String> {
+        sb.sql()
+            .prepare(
+                "SELECT t.slug FROM article_tags at JOIN tags t ON t.id = at.tag_id
+                  WHERE at.article_id = ?1 AND t.kind = ?2",
+            )
+            .unwrap()
+            .query_map(rusqlite::params![id, kind], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let topics = tags_of(1, "topic");
+    for t in [
+        "diplomacy",
+        "terrorism",
+        "nuclear-arms-control",
+        "sanctions",
+    ] {
+        assert!(topics.iter().any(|x| x == t), "{t} missing from {topics:?}");
+    }
+    let second = tags_of(2, "country");
+    for cc in ["US", "KP", "CN"] {
+        assert!(
+            second.iter().any(|x| x == cc),
+            "{cc} missing from {second:?}"
+        );
+    }
+    let second = tags_of(2, "topic");
+    for t in ["diplomacy", "nuclear-arms-control"] {
+        assert!(second.iter().any(|x| x == t), "{t} missing from {second:?}");
     }
     let evidence: String = sb
         .sql()

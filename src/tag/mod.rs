@@ -15,7 +15,7 @@ mod matcher;
 mod score;
 mod taxonomy;
 
-pub use score::{flag_features, tag};
+pub use score::{flag_features, raw_scores, tag};
 pub use taxonomy::{Taxonomy, TaxonomyError};
 
 use serde::{Deserialize, Serialize};
@@ -94,12 +94,27 @@ pub struct TagConfig {
     /// Body mentions are scaled by sqrt(body_ref_words / words) for longer bodies, so a long
     /// article needs proportionally more evidence than a feed item.
     pub body_ref_words: f64,
-    /// A country is tagged when its score reaches `country_min` and `country_rel` of the top one.
+    /// Body mentions within the first `body_full_words` words of the body count in full.
+    pub body_full_words: f64,
+    /// A country is tagged when its score reaches `country_min` and `country_rel` of the top
+    /// one on a foreign-policy article, `country_rel_other` of it on any other article.
     pub country_min: f64,
     pub country_rel: f64,
+    pub country_rel_other: f64,
+    /// On a foreign-policy article, a country with at least this many separate mentions is kept
+    /// even below `country_rel` of the top one (0 turns the rule off).
+    pub country_mentions: usize,
+    /// When an article names a single country, it is kept at this lower score (0: off).
+    pub country_sole_min: f64,
+    /// Weight of a country named in the dateline ("WASHINGTON (Reuters) -"), relative to the
+    /// lede: where the reporter filed from, not what the story is about.
+    pub dateline_weight: f64,
     /// A topic is tagged (on foreign-policy articles) at `topic_min` and `topic_rel` of the top.
     pub topic_min: f64,
     pub topic_rel: f64,
+    /// In a long article (a body past `body_ref_words`), a topic with at least this many
+    /// separate mentions is kept whatever its score (0 turns the rule off).
+    pub topic_mentions: usize,
     /// An organisation is tagged when its score reaches this.
     pub org_min: f64,
     /// How much one organisation mention adds to the organisation's topics.
@@ -113,10 +128,16 @@ impl Default for TagConfig {
             lede_weight: 2.0,
             body_weight: 1.0,
             body_ref_words: 150.0,
+            body_full_words: 150.0,
             country_min: 1.5,
             country_rel: 0.25,
+            country_rel_other: 0.75,
+            country_mentions: 2,
+            country_sole_min: 0.6,
+            dateline_weight: 0.25,
             topic_min: 2.5,
             topic_rel: 0.3,
+            topic_mentions: 3,
             org_min: 1.0,
             org_topic_weight: 1.5,
         }

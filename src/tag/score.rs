@@ -31,6 +31,9 @@ struct Doc {
     text: String,
     title_end: usize,
     lede_end: usize,
+    /// End of the dateline ("WASHINGTON (Reuters) -", "NAJAF, Iraq -") that opens the text
+    /// after the headline; `title_end` when there is none.
+    dateline_end: usize,
     title_case: bool,
     body_scale: f64,
 }
@@ -86,12 +89,50 @@ fn build_doc(a: &Article, body_ref_words: f64) -> Doc {
     } else {
         1.0
     };
+    let dateline_end = title_end + dateline_len(&text[title_end..]);
     Doc {
         text,
         title_end,
         lede_end,
+        dateline_end,
         title_case,
         body_scale,
+    }
+}
+
+/// The length in bytes of a dateline at the start of `text`: a place in capitals, optionally a
+/// comma and a few words ("NAJAF, Iraq", "ALLENTOWN, Pa."), then " (", " -", " --" or ":".
+/// It says where the reporter filed from, not what the story is about. 0 when there is none.
+pub(crate) fn dateline_len(text: &str) -> usize {
+    let mut cut = text.len().min(60);
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let head = &text[..cut];
+    let Some(sep) = head.find([':', '(', '-']) else {
+        return 0;
+    };
+    let lead = head[..sep].trim_end();
+    let (place, rest) = match lead.split_once(',') {
+        Some((p, r)) => (p, Some(r.trim())),
+        None => (lead, None),
+    };
+    let letters = place.chars().filter(|c| c.is_alphabetic()).count();
+    let caps_place = letters >= 3
+        && place
+            .chars()
+            .all(|c| c.is_uppercase() || matches!(c, ' ' | '.' | '\'' | '-'));
+    let rest_ok = rest.is_none_or(|r| !r.is_empty() && r.split_whitespace().count() <= 3);
+    // "(" must open a credit ("(Reuters)"); "-" must stand apart ("WASHINGTON - ").
+    let sep_ok = match head.as_bytes()[sep] {
+        b':' => true,
+        b'(' => head[..sep].ends_with(' '),
+        _ => head[..sep].ends_with(' ') && head[sep..].starts_with(['-', ' ']),
+    };
+    if caps_place && rest_ok && sep_ok {
+        lead.len()
+    } else {
+        0
     }
 }
 
@@ -121,12 +162,49 @@ impl Doc {
     }
 }
 
-fn zone_weight(tax: &Taxonomy, doc: &Doc, zone: Zone) -> f64 {
+/// The weight of a mention by where it is. In the body, the first `body_full_words` words count
+/// in full (the top of a story says what it is about, however long it runs); later mentions are
+/// scaled down by `body_scale` so a long article needs proportionally more evidence.
+fn zone_weight(tax: &Taxonomy, doc: &Doc, zone: Zone, body_word: usize) -> f64 {
     let c = &tax.config;
     match zone {
         Zone::Title => c.title_weight,
         Zone::Lede => c.lede_weight,
+        Zone::Body if (body_word as f64) < c.body_full_words => c.body_weight,
         Zone::Body => c.body_weight * doc.body_scale,
+    }
+}
+
+/// Counts words of the body (after the lede) up to each position, for mentions in text order.
+struct WordCursor {
+    pos: usize,
+    words: usize,
+    in_word: bool,
+}
+
+impl WordCursor {
+    fn new(doc: &Doc) -> WordCursor {
+        WordCursor {
+            pos: doc.lede_end,
+            words: 0,
+            in_word: false,
+        }
+    }
+
+    /// Body words before byte offset `to` (0 for positions in the title or lede).
+    fn words_before(&mut self, doc: &Doc, to: usize) -> usize {
+        if to <= self.pos {
+            return self.words;
+        }
+        for b in doc.text.as_bytes()[self.pos..to].iter() {
+            let space = b.is_ascii_whitespace();
+            if !space && !self.in_word {
+                self.words += 1;
+            }
+            self.in_word = !space;
+        }
+        self.pos = to;
+        self.words
     }
 }
 
@@ -239,9 +317,21 @@ struct Scored {
     org: Vec<f64>,
     org_hits: Vec<Vec<(u32, Zone)>>,
     signal: Vec<f64>,
+    /// For tuning only (`raw_scores`): every scored hit as (topic?, index, term, zone, base
+    /// weight, body word).
+    trace: Option<Vec<TraceHit>>,
 }
 
-fn score_mentions(tax: &Taxonomy, doc: &Doc, mentions: &[Mention], cues: &[Mention]) -> Scored {
+/// (is a topic, topic or country index, term, zone, base weight, body word): see `raw_scores`.
+type TraceHit = (bool, usize, u32, Zone, f64, usize);
+
+fn score_mentions(
+    tax: &Taxonomy,
+    doc: &Doc,
+    mentions: &[Mention],
+    cues: &[Mention],
+    trace: bool,
+) -> Scored {
     let nc = tax.countries.len();
     let mut s = Scored {
         topic: vec![0.0; tax.topics.len()],
@@ -253,6 +343,7 @@ fn score_mentions(tax: &Taxonomy, doc: &Doc, mentions: &[Mention], cues: &[Menti
         org: vec![0.0; tax.orgs.len()],
         org_hits: vec![Vec::new(); tax.orgs.len()],
         signal: vec![0.0; tax.signals.len()],
+        trace: trace.then(Vec::new),
     };
 
     // Countries named without ambiguity, which confirm ambiguous names.
@@ -319,9 +410,15 @@ fn score_mentions(tax: &Taxonomy, doc: &Doc, mentions: &[Mention], cues: &[Menti
     let n_seen = seen_country.iter().filter(|&&b| b).count();
     let foreign = n_seen >= 2 || (n_seen >= 1 && (any_org || cross));
 
+    let mut cursor = WordCursor::new(doc);
     for m in &live {
         let zone = doc.zone(m.start);
-        let w = zone_weight(tax, doc, zone);
+        let body_word = if zone == Zone::Body {
+            cursor.words_before(doc, m.start as usize)
+        } else {
+            0
+        };
+        let w = zone_weight(tax, doc, zone, body_word);
         match m.meaning {
             Meaning::Term(g) => {
                 let group = &tax.groups[g as usize];
@@ -341,12 +438,25 @@ fn score_mentions(tax: &Taxonomy, doc: &Doc, mentions: &[Mention], cues: &[Menti
                         s.topic_head += group.weight * w;
                     }
                     s.topic_hits[group.topic].push((m.term, zone));
+                    if let Some(t) = &mut s.trace {
+                        t.push((true, group.topic, m.term, zone, group.weight, body_word));
+                    }
                 }
             }
             Meaning::Country { country, kind, .. } => {
                 let c = country as usize;
+                let in_dateline =
+                    m.start as usize >= doc.title_end && m.end as usize <= doc.dateline_end;
+                let w = if in_dateline {
+                    w * tax.config.dateline_weight
+                } else {
+                    w
+                };
                 s.country[c] += kind_weight(kind) * w;
                 s.country_hits[c].push((m.term, zone, kind));
+                if let Some(t) = &mut s.trace {
+                    t.push((false, c, m.term, zone, kind_weight(kind), body_word));
+                }
                 if zone != Zone::Body {
                     s.head_countries[c] = true;
                 }
@@ -358,6 +468,16 @@ fn score_mentions(tax: &Taxonomy, doc: &Doc, mentions: &[Mention], cues: &[Menti
                 for &t in &tax.orgs[o].topics {
                     s.topic[t] += tax.config.org_topic_weight * w;
                     s.topic_hits[t].push((m.term, zone));
+                    if let Some(tr) = &mut s.trace {
+                        tr.push((
+                            true,
+                            t,
+                            m.term,
+                            zone,
+                            tax.config.org_topic_weight,
+                            body_word,
+                        ));
+                    }
                 }
             }
             Meaning::Signal(i) => s.signal[i as usize] += w,
@@ -388,12 +508,42 @@ pub(crate) fn feature_names(topics: &[TopicDef], signals: &[String]) -> Vec<Stri
     names
 }
 
-fn kept_countries(tax: &Taxonomy, s: &Scored) -> Vec<usize> {
+/// The countries an article is substantially about: a score of at least `country_min` and
+/// either a share of the top country's score or, on a foreign-policy article (`foreign`), at
+/// least `country_mentions` separate mentions. The relative rule alone would drop every state
+/// but the author's own from a long op-ed that names eight of them again and again. Off
+/// foreign policy an article is about one state (where it happens) and others are named in
+/// passing, so the share is `country_rel_other` there and `country_rel` on foreign policy.
+/// The flag's own features count the countries at `country_rel` with no mention rule (`None`).
+fn kept_countries(tax: &Taxonomy, s: &Scored, foreign: Option<bool>) -> Vec<usize> {
     let max = s.country.iter().cloned().fold(0.0, f64::max);
     let c = &tax.config;
+    let rel = match foreign {
+        Some(false) => c.country_rel_other,
+        _ => c.country_rel,
+    };
+    let repeated = |i: usize| {
+        foreign == Some(true)
+            && c.country_mentions > 0
+            && s.country_hits[i].len() >= c.country_mentions
+    };
     let mut kept: Vec<usize> = (0..s.country.len())
-        .filter(|&i| s.country[i] >= c.country_min && s.country[i] >= c.country_rel * max)
+        .filter(|&i| {
+            s.country[i] > 0.0
+                && s.country[i] >= c.country_min
+                && (s.country[i] >= rel * max || repeated(i))
+        })
         .collect();
+    // An article that names one state only is about that state, even in passing ("Senator
+    // ...", "DETROIT --" a carmaker): kept at a lower score.
+    if kept.is_empty() && foreign.is_some() {
+        let mut named = (0..s.country.len()).filter(|&i| s.country[i] > 0.0);
+        if let (Some(i), None) = (named.next(), named.next()) {
+            if c.country_sole_min > 0.0 && s.country[i] >= c.country_sole_min {
+                kept.push(i);
+            }
+        }
+    }
     kept.sort_by(|&a, &b| s.country[b].total_cmp(&s.country[a]));
     kept
 }
@@ -423,9 +573,43 @@ fn features(doc: &Doc, s: &Scored, kept: &[usize]) -> Vec<f64> {
 pub fn flag_features(tax: &Taxonomy, article: &Article) -> Vec<f64> {
     let doc = build_doc(article, tax.config.body_ref_words);
     let scan = tax.patterns.scan(&doc.text);
-    let s = score_mentions(tax, &doc, &scan.mentions, &scan.cues);
-    let kept = kept_countries(tax, &s);
+    let s = score_mentions(tax, &doc, &scan.mentions, &scan.cues, false);
+    let kept = kept_countries(tax, &s, None);
     features(&doc, &s, &kept)
+}
+
+/// Every country, topic and organisation score before thresholds, with its hits, and the flag
+/// model's features: for tuning (`examples/tag_explain.rs --dump`), not for storage.
+#[doc(hidden)]
+pub fn raw_scores(tax: &Taxonomy, article: &Article) -> Value {
+    let doc = build_doc(article, tax.config.body_ref_words);
+    let scan = tax.patterns.scan(&doc.text);
+    let s = score_mentions(tax, &doc, &scan.mentions, &scan.cues, true);
+    let mut countries = serde_json::Map::new();
+    let mut topics = serde_json::Map::new();
+    for &(topic, i, term, zone, base, word) in s.trace.iter().flatten() {
+        let (map, key) = if topic {
+            (&mut topics, tax.topics[i].slug.clone())
+        } else {
+            (&mut countries, tax.countries[i].code.clone())
+        };
+        let hit = json!([tax.patterns.term(term), zone.as_str(), base, word]);
+        match map.get_mut(&key).and_then(Value::as_array_mut) {
+            Some(v) => v.push(hit),
+            None => {
+                map.insert(key, json!([hit]));
+            }
+        }
+    }
+    let body_words = doc.text[doc.lede_end..].split_whitespace().count();
+    json!({
+        "body_scale": doc.body_scale,
+        "body_words": body_words,
+        "title_case": doc.title_case,
+        "countries": countries,
+        "topics": topics,
+        "signals": tax.signals.iter().zip(&s.signal).map(|(n, v)| json!([n, round(*v)])).collect::<Vec<_>>(),
+    })
 }
 
 fn round(x: f64) -> f64 {
@@ -461,8 +645,8 @@ fn mention_rows(
 pub fn tag(tax: &Taxonomy, article: &Article) -> Tagging {
     let doc = build_doc(article, tax.config.body_ref_words);
     let scan = tax.patterns.scan(&doc.text);
-    let s = score_mentions(tax, &doc, &scan.mentions, &scan.cues);
-    let kept = kept_countries(tax, &s);
+    let s = score_mentions(tax, &doc, &scan.mentions, &scan.cues, false);
+    let kept = kept_countries(tax, &s, None);
     let f = features(&doc, &s, &kept);
 
     let model = &tax.model;
@@ -473,6 +657,7 @@ pub fn tag(tax: &Taxonomy, article: &Article) -> Tagging {
             .sum::<f64>();
     let p = 1.0 / (1.0 + (-z).exp());
     let foreign_policy = p >= model.threshold;
+    let kept = kept_countries(tax, &s, Some(foreign_policy));
 
     let names = tax.feature_names();
     let mut contrib: Vec<(usize, f64)> = f
@@ -496,10 +681,16 @@ pub fn tag(tax: &Taxonomy, article: &Article) -> Tagging {
     if foreign_policy {
         let max = s.topic.iter().cloned().fold(0.0, f64::max);
         let c = &tax.config;
+        // A long article covers several subjects at length and one of them dominates the
+        // scores; there a topic that comes back `topic_mentions` times is a subject too.
+        let long = doc.body_scale < 1.0;
+        let repeated =
+            |i: usize| long && c.topic_mentions > 0 && s.topic_hits[i].len() >= c.topic_mentions;
         let mut idx: Vec<usize> = (0..s.topic.len())
             .filter(|&i| {
                 s.topic[i] > 0.0
                     && ((s.topic[i] >= c.topic_min && s.topic[i] >= c.topic_rel * max)
+                        || repeated(i)
                         || s.topic[i] == max)
             })
             .collect();
