@@ -21,8 +21,10 @@ pub struct WriterState {
     tag_ids: HashMap<(String, String), i64>,
     /// Near-duplicate index over the stored articles' fingerprints. Articles enter it as they
     /// are inserted, so a story carried by two feeds of one batch is caught; a transaction that
-    /// rolls back has the index rebuilt from what was committed (rare: errors only).
-    near: NearDupIndex,
+    /// rolls back has the index rebuilt from what was committed (rare: errors only). Built on
+    /// the first batch that has articles to store, not at start: a pass where every feed
+    /// answers 304 (or a `status`-only process) never reads the fingerprints.
+    near: Option<NearDupIndex>,
     dedupe: DedupeConfig,
 }
 
@@ -115,13 +117,13 @@ impl BatchOutcome {
 }
 
 impl WriterState {
-    /// Take the connection and rebuild the near-duplicate index from the stored fingerprints.
+    /// Take the connection. The near-duplicate index is rebuilt from the stored fingerprints
+    /// when the first article needs it.
     pub fn new(conn: Connection, dedupe: &DedupeConfig) -> Result<Self, StoreError> {
-        let near = rebuild_index(&conn, dedupe)?;
         Ok(WriterState {
             conn,
             tag_ids: HashMap::new(),
-            near,
+            near: None,
             dedupe: dedupe.clone(),
         })
     }
@@ -184,7 +186,9 @@ impl WriterState {
                 Ok(outcome) => return Ok(outcome),
                 Err(e) => {
                     self.tag_ids.clear();
-                    self.near = rebuild_index(&self.conn, &self.dedupe)?;
+                    // The index may hold articles the rollback took back; the next batch
+                    // rebuilds it from what was committed.
+                    self.near = None;
                     if !e.is_transient() || attempt >= ATTEMPTS {
                         return Err(e);
                     }
@@ -203,6 +207,11 @@ impl WriterState {
         unchanged: &[String],
         poll: Option<&mut super::feeds::PollRecord>,
     ) -> Result<BatchOutcome, StoreError> {
+        let near = match &mut self.near {
+            _ if items.is_empty() => None,
+            Some(near) => Some(near),
+            slot @ None => Some(slot.insert(rebuild_index(&self.conn, &self.dedupe)?)),
+        };
         let tx = self.conn.transaction()?;
         let fts_after = super::fts::defer(&tx)?;
         let feed_id = match source {
@@ -215,22 +224,24 @@ impl WriterState {
             items: Vec::with_capacity(items.len()),
             ..Default::default()
         };
-        for item in items {
-            let (result, near_dup) =
-                store_item(&tx, &mut self.tag_ids, &mut self.near, feed_id, item, &now)?;
-            if let (ItemOutcome::New(_), Some(true)) = (result, near_dup) {
-                outcome.near_duplicates += 1;
-            }
-            if !matches!(result, ItemOutcome::Repeat(_)) {
-                for t in item.tags.iter().flat_map(|t| &t.tags) {
-                    match t.kind.as_str() {
-                        "topic" => outcome.tags.topic += 1,
-                        "country" => outcome.tags.country += 1,
-                        _ => outcome.tags.org += 1,
+        if let Some(near) = near {
+            for item in items {
+                let (result, near_dup) =
+                    store_item(&tx, &mut self.tag_ids, near, feed_id, item, &now)?;
+                if let (ItemOutcome::New(_), Some(true)) = (result, near_dup) {
+                    outcome.near_duplicates += 1;
+                }
+                if !matches!(result, ItemOutcome::Repeat(_)) {
+                    for t in item.tags.iter().flat_map(|t| &t.tags) {
+                        match t.kind.as_str() {
+                            "topic" => outcome.tags.topic += 1,
+                            "country" => outcome.tags.country += 1,
+                            _ => outcome.tags.org += 1,
+                        }
                     }
                 }
+                outcome.items.push(result);
             }
-            outcome.items.push(result);
         }
         for guid in unchanged {
             let id: Option<i64> = tx
