@@ -6,7 +6,7 @@
 //! tags, each with a score and JSON evidence (matched terms, counts, where) so a user can see why.
 //!
 //! - [`taxonomy`]: load and validate the TOML files, build the matcher.
-//! - [`matcher`]: Aho-Corasick over every term; word boundaries, case rules, longest match.
+//! - [`matcher`]: a trie of every term walked from word starts; case rules, longest match.
 //! - [`score`]: ambiguity rules, context rules, scores, the flag model, evidence.
 //! - [`eval`]: precision/recall/F1 against labelled records (`newsdesk eval`).
 

@@ -191,6 +191,9 @@ pub struct Taxonomy {
     pub(crate) signals: Vec<String>,
     pub(crate) rules: Vec<AmbiguityRule>,
     pub(crate) model: FlagModel,
+    /// The flag model's feature names, built once: evidence names the top contributions of
+    /// every article, and formatting the names per article cost more than the model itself.
+    pub(crate) feature_names: Vec<String>,
     pub(crate) config: super::TagConfig,
     /// Index of the "state-actor" and "cross-border" signals, which context rules use.
     pub(crate) state_signal: Option<usize>,
@@ -267,13 +270,13 @@ impl Taxonomy {
     /// splits without editing topics.toml).
     pub fn with_flag_model(mut self, path: &Path) -> Result<Taxonomy, TaxonomyError> {
         let mf: FlagModelFile = parse(path, &read(path)?)?;
-        self.model = resolve_model(path, &self.feature_names(), mf)?;
+        self.model = resolve_model(path, &self.feature_names, mf)?;
         Ok(self)
     }
 
     /// Names of the flag model's features, in the order `flag_features` returns them.
     pub fn feature_names(&self) -> Vec<String> {
-        super::score::feature_names(&self.topics, &self.signals)
+        self.feature_names.clone()
     }
 }
 
@@ -485,11 +488,8 @@ fn build(
         set.add(b, Meaning::Blocker);
     }
 
-    let model = resolve_model(
-        model_path,
-        &super::score::feature_names(&topics, &signals),
-        mf,
-    )?;
+    let feature_names = super::score::feature_names(&topics, &signals);
+    let model = resolve_model(model_path, &feature_names, mf)?;
     let state_signal = signals.iter().position(|s| s == "state-actor");
     let cross_signal = signals.iter().position(|s| s == "cross-border");
     if tf.window == 0 {
@@ -506,6 +506,7 @@ fn build(
         signals,
         rules,
         model,
+        feature_names,
         config,
         state_signal,
         cross_signal,
