@@ -52,6 +52,8 @@ pub enum StoreError {
     FtsOff,
     #[error("the store writer has stopped")]
     WriterGone,
+    #[error("not committed: {0}")]
+    NotCommitted(String),
     #[error("cannot start the store writer thread: {0}")]
     Thread(std::io::Error),
 }
@@ -67,6 +69,18 @@ impl StoreError {
                     | rusqlite::ErrorCode::DiskFull
             ),
             _ => false,
+        }
+    }
+
+    /// The same failure for another caller: a group commit's error goes to every job of the
+    /// group. SQLite's error code is kept, so `is_transient` answers alike.
+    pub fn replicate(&self) -> StoreError {
+        match self {
+            StoreError::Sql(rusqlite::Error::SqliteFailure(e, msg)) => {
+                StoreError::Sql(rusqlite::Error::SqliteFailure(*e, msg.clone()))
+            }
+            StoreError::WriterGone => StoreError::WriterGone,
+            other => StoreError::NotCommitted(other.to_string()),
         }
     }
 }
