@@ -43,10 +43,11 @@ pub struct Writer {
 const QUEUE: usize = 64;
 
 /// Bounds of one group. Jobs: the queue's size, so one group can absorb a full queue. Items:
-/// keeps the transaction's WAL growth and the FTS5 pending terms modest. Time: the first
+/// the FTS5 terms of a group are held in memory until its end; 5,000 cost ~5 MB more peak RSS
+/// in a cold poll than 1,000 and no less CPU. Time: the first
 /// caller's answer waits for the whole group, so its latency stays well under a second.
 const GROUP_MAX_JOBS: usize = QUEUE;
-const GROUP_MAX_ITEMS: u64 = 5_000;
+const GROUP_MAX_ITEMS: u64 = 1_000;
 const GROUP_MAX_TIME: Duration = Duration::from_millis(500);
 
 impl Writer {
