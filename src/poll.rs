@@ -325,12 +325,11 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedRow) -> PollSummary {
     let feed_id = feed.id;
     let stored = ctx
         .writer
-        .call(move |w| {
+        .call_grouped(move |w| {
             let mut record = record;
             w.store_poll(feed_id, &items.items, &items.unchanged, &mut record)
         })
-        .await
-        .and_then(|r| r);
+        .await;
     match stored {
         Ok(outcome) => {
             summary.new = outcome.new_count();

@@ -120,10 +120,7 @@ pub fn scan_once(
                 title: "Spool folder".into(),
             };
             let batch = std::mem::take(&mut items);
-            match writer
-                .call_blocking(move |w| w.store_batch(&source, &batch))
-                .and_then(|r| r)
-            {
+            match writer.call_grouped_blocking(move |w| w.store_batch(&source, &batch)) {
                 Ok(outcome) => {
                     report.articles_new += outcome.new_count();
                     stored = outcome.items.len();

@@ -5,7 +5,6 @@ use crate::ingest::{read_path, LocalItem};
 use crate::pipeline::Tagger;
 use crate::store::write::{BatchOutcome, NewItem, Source};
 use crate::store::writer::{Pending, Writer};
-use crate::store::StoreError;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -114,7 +113,7 @@ pub fn run(config: &Config, files: &[PathBuf], json: bool) -> anyhow::Result<u8>
 const MAX_IN_FLIGHT: usize = 2;
 
 struct InFlight {
-    pending: Pending<Result<BatchOutcome, StoreError>>,
+    pending: Pending<BatchOutcome>,
     source: Source,
     count: usize,
     first_origin: String,
@@ -142,7 +141,7 @@ fn flush(
         let count = items.len();
         let first_origin = origins.into_iter().next().unwrap_or_default();
         let batch_source = source.clone();
-        match writer.submit_blocking(move |w| w.store_batch(&batch_source, &items)) {
+        match writer.submit_grouped_blocking(move |w| w.store_batch(&batch_source, &items)) {
             Ok(pending) => in_flight.push_back(InFlight {
                 pending,
                 source,
@@ -176,7 +175,7 @@ impl InFlight {
             first_origin,
             started,
         } = self;
-        match pending.wait().and_then(|r| r) {
+        match pending.wait() {
             Ok(outcome) => {
                 summary.new += outcome.new_count();
                 summary.repeats += outcome.repeat_count();

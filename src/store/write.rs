@@ -4,7 +4,7 @@
 use super::{now_ts, ts, StoreError};
 use crate::dedupe::{DedupeConfig, Fingerprint, NearDupIndex};
 use crate::model::Article;
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::HashMap;
 
 /// Bodies shorter than this many words are too generic for the content hash to prove identity
@@ -21,11 +21,23 @@ pub struct WriterState {
     tag_ids: HashMap<(String, String), i64>,
     /// Near-duplicate index over the stored articles' fingerprints. Articles enter it as they
     /// are inserted, so a story carried by two feeds of one batch is caught; a transaction that
-    /// rolls back has the index rebuilt from what was committed (rare: errors only). Built on
-    /// the first batch that has articles to store, not at start: a pass where every feed
-    /// answers 304 (or a `status`-only process) never reads the fingerprints.
+    /// rolls back has the index rebuilt from what the connection then sees (rare: errors only).
+    /// Built on the first batch that has articles to store, not at start: a pass where every
+    /// feed answers 304 (or a `status`-only process) never reads the fingerprints. `None`
+    /// also after a rollback, when it may name rows that no longer exist.
     near: Option<NearDupIndex>,
     dedupe: DedupeConfig,
+    /// The open group transaction of the writer's group commit, if any.
+    group: Option<Group>,
+}
+
+/// A group transaction (see `store::writer`): begun with the FTS index deferred to its end.
+struct Group {
+    fts_after: i64,
+    /// Articles its jobs wrote, for the commit's metrics and the group's bound.
+    items: u64,
+    /// Why the transaction can no longer be committed (a savepoint that did not roll back).
+    broken: Option<StoreError>,
 }
 
 /// Where a batch came from: a polled feed, or local files under a pseudo-feed name.
@@ -125,7 +137,132 @@ impl WriterState {
             tag_ids: HashMap::new(),
             near: None,
             dedupe: dedupe.clone(),
+            group: None,
         })
+    }
+
+    /// After a rollback: the caches may hold ids that no longer exist (and that later inserts
+    /// will reuse), so they are rebuilt before they are next used.
+    fn invalidate(&mut self) {
+        self.tag_ids.clear();
+        self.near = None;
+    }
+
+    /// Begin a group transaction. IMMEDIATE takes the write lock now, waiting up to the busy
+    /// timeout, so no job of the group can fail on it later with a snapshot it cannot upgrade.
+    pub(super) fn begin_group(&mut self) -> Result<(), StoreError> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        match super::fts::defer(&self.conn) {
+            Ok(fts_after) => {
+                self.group = Some(Group {
+                    fts_after,
+                    items: 0,
+                    broken: None,
+                });
+                Ok(())
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// Articles written in the open group so far.
+    pub(super) fn group_items(&self) -> u64 {
+        self.group.as_ref().map_or(0, |g| g.items)
+    }
+
+    /// Run one job of the group in a savepoint of its own: if it fails, only its changes are
+    /// undone. Outside a group, `f` just runs.
+    pub(super) fn in_savepoint<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        match &self.group {
+            None => return f(self),
+            Some(g) if g.broken.is_some() => {
+                return Err(StoreError::NotCommitted(
+                    "an earlier write of the same transaction failed and could not be undone"
+                        .into(),
+                ))
+            }
+            Some(_) => {}
+        }
+        // Some errors (I/O, full disk) make SQLite roll back the whole transaction; a job run
+        // after that would autocommit on its own while its caller waits for the group.
+        if self.conn.is_autocommit() {
+            let e = StoreError::NotCommitted(
+                "the transaction was rolled back after an earlier write failed".into(),
+            );
+            self.break_group(e.replicate());
+            return Err(e);
+        }
+        self.conn.execute_batch("SAVEPOINT job")?;
+        let result = f(self).and_then(|v| {
+            self.conn.execute_batch("RELEASE job")?;
+            Ok(v)
+        });
+        if result.is_err() {
+            // ROLLBACK TO keeps the savepoint open; RELEASE then drops it.
+            if let Err(e) = self.conn.execute_batch("ROLLBACK TO job; RELEASE job") {
+                self.break_group(e.into());
+            }
+            self.invalidate();
+        }
+        result
+    }
+
+    fn break_group(&mut self, e: StoreError) {
+        if let Some(g) = &mut self.group {
+            g.broken.get_or_insert(e);
+        }
+    }
+
+    /// Index the group's new articles and commit. Returns the articles written; on failure
+    /// nothing of the group is stored and the caches are rebuilt from what was committed.
+    pub(super) fn commit_group(&mut self) -> Result<u64, StoreError> {
+        let Some(group) = self.group.take() else {
+            return Ok(0);
+        };
+        let result = self.finish_group(group);
+        if result.is_err() {
+            if !self.conn.is_autocommit() {
+                if let Err(e) = self.conn.execute_batch("ROLLBACK") {
+                    tracing::warn!(error = %e, "rolling back a failed group failed");
+                }
+            }
+            self.invalidate();
+        }
+        result
+    }
+
+    fn finish_group(&mut self, group: Group) -> Result<u64, StoreError> {
+        if let Some(e) = group.broken {
+            return Err(e);
+        }
+        if self.conn.is_autocommit() {
+            return Err(StoreError::NotCommitted(
+                "the transaction was rolled back after a write failed".into(),
+            ));
+        }
+        super::fts::index_deferred(&self.conn, group.fts_after)?;
+        let mut attempt = 1;
+        loop {
+            match self.conn.execute_batch("COMMIT") {
+                Ok(()) => return Ok(group.items),
+                Err(e) => {
+                    let e = StoreError::from(e);
+                    // A busy COMMIT (readers, outside WAL mode) leaves the transaction open.
+                    if !e.is_transient() || attempt >= ATTEMPTS || self.conn.is_autocommit() {
+                        return Err(e);
+                    }
+                    tracing::warn!(error = %e, attempt, "commit failed, retrying");
+                    std::thread::sleep(std::time::Duration::from_millis(200 * u64::from(attempt)));
+                    attempt += 1;
+                }
+            }
+        }
     }
 
     /// Replace the tags of stored articles (`newsdesk retag`), in one transaction.
@@ -134,6 +271,7 @@ impl WriterState {
         let tx = self.conn.transaction()?;
         for (id, tags) in batch {
             if let Err(e) = write_tags(&tx, &mut self.tag_ids, *id, tags, &now) {
+                // Dropping `tx` rolls back, so tag ids it created are gone.
                 self.tag_ids.clear();
                 return Err(e);
             }
@@ -185,10 +323,7 @@ impl WriterState {
             match self.try_store_batch(source, items, unchanged, poll.as_deref_mut()) {
                 Ok(outcome) => return Ok(outcome),
                 Err(e) => {
-                    self.tag_ids.clear();
-                    // The index may hold articles the rollback took back; the next batch
-                    // rebuilds it from what was committed.
-                    self.near = None;
+                    self.invalidate();
                     if !e.is_transient() || attempt >= ATTEMPTS {
                         return Err(e);
                     }
@@ -212,8 +347,15 @@ impl WriterState {
             Some(near) => Some(near),
             slot @ None => Some(slot.insert(rebuild_index(&self.conn, &self.dedupe)?)),
         };
-        let tx = self.conn.transaction()?;
-        let fts_after = super::fts::defer(&tx)?;
+        // A savepoint nests inside a group's transaction, and outside one begins a transaction
+        // of its own (committed by its release). A group indexes its articles once, at its end.
+        let grouped = self.group.is_some();
+        let tx = self.conn.savepoint()?;
+        let fts_after = if grouped {
+            None
+        } else {
+            Some(super::fts::defer(&tx)?)
+        };
         let feed_id = match source {
             Source::Feed(id) => *id,
             Source::Local { name, title } => local_feed_id(&tx, name, title)?,
@@ -257,17 +399,22 @@ impl WriterState {
                 outcome.items.push(ItemOutcome::Repeat(id));
             }
         }
-        super::fts::index_deferred(&tx, fts_after)?;
+        if let Some(after) = fts_after {
+            super::fts::index_deferred(&tx, after)?;
+        }
         if let Some(poll) = poll {
             poll.new_items = outcome.new_count();
             super::feeds::record_poll(&tx, feed_id, poll)?;
         }
         tx.commit()?;
-        crate::service::events::WriterCommit {
-            duration: started.elapsed(),
-            items: items.len() as u64,
+        match &mut self.group {
+            Some(g) => g.items += items.len() as u64,
+            None => crate::service::events::WriterCommit {
+                duration: started.elapsed(),
+                items: items.len() as u64,
+            }
+            .emit(),
         }
-        .emit();
         Ok(outcome)
     }
 }
@@ -315,7 +462,7 @@ enum Match {
 }
 
 fn find_existing(
-    tx: &Transaction,
+    tx: &Connection,
     feed_id: i64,
     item: &NewItem,
 ) -> Result<Option<(i64, Match)>, StoreError> {
@@ -351,7 +498,7 @@ fn find_existing(
 
 #[allow(clippy::too_many_arguments)]
 fn store_item(
-    tx: &Transaction,
+    tx: &Connection,
     tag_ids: &mut HashMap<(String, String), i64>,
     near: &mut NearDupIndex,
     feed_id: i64,
@@ -447,7 +594,7 @@ fn store_item(
 /// fingerprint (what a restart rebuilds the index from) and add it to the index beside the old
 /// one, which still matches copies of the earlier version until the ring moves past it.
 fn refresh_fingerprint(
-    tx: &Transaction,
+    tx: &Connection,
     near: &mut NearDupIndex,
     id: i64,
     fp: &Fingerprint,
@@ -507,12 +654,7 @@ fn rebuild_index(conn: &Connection, dedupe: &DedupeConfig) -> Result<NearDupInde
 
 /// A re-polled item whose title or text changed is a correction: keep the old version, store
 /// the new one. An older copy arriving late (its `updated` earlier than ours) changes nothing.
-fn revise_if_changed(
-    tx: &Transaction,
-    id: i64,
-    a: &Article,
-    now: &str,
-) -> Result<bool, StoreError> {
+fn revise_if_changed(tx: &Connection, id: i64, a: &Article, now: &str) -> Result<bool, StoreError> {
     let (title, hash, updated): (String, String, Option<String>) = tx
         .prepare_cached("SELECT title, content_hash, updated_at FROM articles WHERE id = ?1")?
         .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
