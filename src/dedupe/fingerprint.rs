@@ -188,8 +188,10 @@ impl Fingerprint {
         let mut hashes = body
             .chunks_exact(4)
             .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
-        let title: Box<[u32]> = hashes.by_ref().take(nt).collect();
-        let lede: Box<[u32]> = hashes.collect();
+        // Written sorted and distinct; kept so even if the blob was altered, since the key
+        // merge and the Jaccard merge rely on it.
+        let title = sorted_set(hashes.by_ref().take(nt).collect());
+        let lede = sorted_set(hashes.collect());
         Ok(Fingerprint {
             simhash,
             words,

@@ -183,13 +183,15 @@ impl NearDupIndex {
         // single shared word is what unrelated items have in common (scoring every one made a
         // lookup cost ~100 us with 100k items stored).
         let keys = short::keys(fp);
-        let base = self.short_base;
-        let positions = keys
-            .iter()
-            .filter_map(|key| self.buckets.get(key))
-            .flatten()
-            .map(|&seq| seq.wrapping_sub(base));
-        let candidates = shared_at_least(positions, keys.len().clamp(1, 2));
+        let mut buckets: [Option<&VecDeque<u32>>; short::KEYS] = [None; short::KEYS];
+        for (slot, key) in buckets.iter_mut().zip(keys.iter()) {
+            *slot = self.buckets.get(key);
+        }
+        let candidates = shared_at_least(
+            buckets.iter().flatten().copied(),
+            self.short_base,
+            keys.len().clamp(1, 2),
+        );
         let mut best: Option<(short::ShortScore, &ShortEntry)> = None;
         for pos in candidates {
             let Some(entry) = self.short.get(pos as usize) else {
@@ -282,36 +284,62 @@ impl NearDupIndex {
     }
 }
 
-/// The positions that occur at least `need` times, newest (highest) first so that ties go to
-/// the same article every time. Counted in a small open-addressing table: a lookup gathers up
-/// to KEYS x bucket cap positions, and a general hash map or a sort of them cost more than all
-/// the rest of the lookup.
-fn shared_at_least(positions: impl Iterator<Item = u32> + Clone, need: usize) -> Vec<u32> {
+/// The ring positions (sequence numbers less `base`) that occur at least `need` times across
+/// `buckets`, newest (highest) first so that ties go to the same article every time. Counted
+/// in a small open-addressing table: a lookup gathers up to KEYS x bucket cap positions, and
+/// a general hash map or a sort of them cost more than all the rest of the lookup.
+fn shared_at_least<'a>(
+    buckets: impl Iterator<Item = &'a VecDeque<u32>> + Clone,
+    base: u32,
+    need: usize,
+) -> Vec<u32> {
     const EMPTY: u32 = u32::MAX;
-    let size = (positions.clone().count() * 2).next_power_of_two().max(16);
+    // With the default cap (32 x 10 keys) the table fits on the stack; a larger configured
+    // cap takes the heap.
+    const STACK: usize = 1024;
+    // The buckets are rarely in cache and their misses were most of a lookup: reading one
+    // word of each first lets the misses overlap instead of arriving one bucket at a time.
+    let mut total = 0;
+    for bucket in buckets.clone() {
+        total += bucket.len();
+        let (front, back) = bucket.as_slices();
+        std::hint::black_box((front.first().copied(), back.first().copied()));
+    }
+    let size = (total * 2).next_power_of_two().max(16);
+    let mut on_stack = [(EMPTY, 0u8); STACK];
+    let mut on_heap = Vec::new();
+    let slots: &mut [(u32, u8)] = if size <= STACK {
+        &mut on_stack[..size]
+    } else {
+        on_heap.resize(size, (EMPTY, 0u8));
+        &mut on_heap
+    };
     let mask = size - 1;
-    let mut slots = vec![(EMPTY, 0u8); size];
-    for p in positions {
-        // The ring is far smaller than u32::MAX, so no position equals EMPTY.
-        let mut i = (p.wrapping_mul(0x9e37_79b1) >> 7) as usize & mask;
-        loop {
-            let slot = &mut slots[i];
-            if slot.0 == EMPTY {
-                *slot = (p, 1);
-                break;
+    for bucket in buckets {
+        let (front, back) = bucket.as_slices();
+        for &seq in front.iter().chain(back) {
+            // The ring is far smaller than u32::MAX, so no position equals EMPTY.
+            let p = seq.wrapping_sub(base);
+            let mut i = (p.wrapping_mul(0x9e37_79b1) >> 7) as usize & mask;
+            loop {
+                let slot = &mut slots[i];
+                if slot.0 == EMPTY {
+                    *slot = (p, 1);
+                    break;
+                }
+                if slot.0 == p {
+                    slot.1 = slot.1.saturating_add(1);
+                    break;
+                }
+                i = (i + 1) & mask;
             }
-            if slot.0 == p {
-                slot.1 = slot.1.saturating_add(1);
-                break;
-            }
-            i = (i + 1) & mask;
         }
     }
     let need = u8::try_from(need).unwrap_or(u8::MAX);
     let mut out: Vec<u32> = slots
-        .into_iter()
-        .filter(|&(p, n)| p != EMPTY && n >= need)
-        .map(|(p, _)| p)
+        .iter()
+        .filter(|&&(p, n)| p != EMPTY && n >= need)
+        .map(|&(p, _)| p)
         .collect();
     out.sort_unstable_by(|a, b| b.cmp(a));
     out
@@ -373,14 +401,26 @@ mod tests {
 
     #[test]
     fn shared_positions_are_counted_exactly() {
-        let got = shared_at_least([5u32, 9, 5, 7, 9, 9, 1, 0, 0].into_iter(), 2);
-        assert_eq!(got, [9, 5, 0]);
-        assert_eq!(shared_at_least([3u32, 4].into_iter(), 1), [4, 3]);
-        assert!(shared_at_least(std::iter::empty(), 2).is_empty());
-        // Positions that all probe from the same few slots are still each counted exactly.
+        let count = |positions: &[u32], need| {
+            let bucket: VecDeque<u32> = positions.iter().copied().collect();
+            shared_at_least([&bucket].into_iter(), 0, need)
+        };
+        assert_eq!(count(&[5, 9, 5, 7, 9, 9, 1, 0, 0], 2), [9, 5, 0]);
+        assert_eq!(count(&[3, 4], 1), [4, 3]);
+        assert!(count(&[], 2).is_empty());
+        // Positions that all probe from the same few slots are still each counted exactly,
+        // past the stack table's size too.
         let many: Vec<u32> = (0..500).flat_map(|i| [i << 20, i << 20]).collect();
-        assert_eq!(shared_at_least(many.into_iter(), 2).len(), 500);
+        assert_eq!(count(&many, 2).len(), 500);
         let once: Vec<u32> = (0..500).map(|i| i << 20).collect();
-        assert!(shared_at_least(once.into_iter(), 2).is_empty());
+        assert!(count(&once, 2).is_empty());
+        // Across buckets (a wrapped ring included), relative to the ring's base.
+        let mut wrapped = VecDeque::with_capacity(4);
+        wrapped.extend([1u32, 2, 3]);
+        wrapped.pop_front();
+        wrapped.extend([u32::MAX, 7]);
+        let other: VecDeque<u32> = [7u32, 3, u32::MAX].into_iter().collect();
+        let got = shared_at_least([&wrapped, &other].into_iter(), u32::MAX, 2);
+        assert_eq!(got, [8, 4, 0]);
     }
 }

@@ -54,18 +54,63 @@ pub fn is_match(s: &ShortScore, a: &Fingerprint, b: &Fingerprint, cfg: &DedupeCo
     s.title >= cfg.short_title_floor || s.lede >= cfg.short_lede_only_jaccard
 }
 
-/// The candidate keys of a fingerprint: its `KEYS` smallest word hashes over title and lede.
-pub fn keys(fp: &Fingerprint) -> Vec<u32> {
-    let mut all: Vec<u32> = fp
-        .title_words()
-        .iter()
-        .chain(fp.lede_words())
-        .copied()
-        .collect();
-    all.sort_unstable();
-    all.dedup();
-    all.truncate(KEYS);
-    all
+/// The candidate keys of a fingerprint: its `KEYS` smallest word hashes over title and lede,
+/// ascending. Both lists are sorted and distinct, so merging their fronts finds them without
+/// an allocation or a sort (this runs on every lookup and insert).
+pub fn keys(fp: &Fingerprint) -> Keys {
+    let (a, b) = (fp.title_words(), fp.lede_words());
+    let mut out = Keys {
+        keys: [0; KEYS],
+        len: 0,
+    };
+    let (mut i, mut j) = (0, 0);
+    while out.len < KEYS {
+        let next = match (a.get(i), b.get(j)) {
+            (Some(&x), Some(&y)) if x == y => {
+                i += 1;
+                j += 1;
+                x
+            }
+            (Some(&x), Some(&y)) if x < y => {
+                i += 1;
+                x
+            }
+            (_, Some(&y)) => {
+                j += 1;
+                y
+            }
+            (Some(&x), None) => {
+                i += 1;
+                x
+            }
+            (None, None) => break,
+        };
+        out.keys[out.len] = next;
+        out.len += 1;
+    }
+    out
+}
+
+/// Up to `KEYS` keys, inline.
+#[derive(Debug, Clone, Copy)]
+pub struct Keys {
+    keys: [u32; KEYS],
+    len: usize,
+}
+
+impl std::ops::Deref for Keys {
+    type Target = [u32];
+    fn deref(&self) -> &[u32] {
+        &self.keys[..self.len]
+    }
+}
+
+impl IntoIterator for Keys {
+    type Item = u32;
+    type IntoIter = std::iter::Take<std::array::IntoIter<u32, KEYS>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.keys.into_iter().take(self.len)
+    }
 }
 
 /// Jaccard similarity of two sorted, distinct slices, by merging.
@@ -120,6 +165,31 @@ mod tests {
         let c = fp(&[7, 8, 9], &half);
         let s = score(&a, &c);
         assert!(!is_match(&s, &a, &c, &cfg), "{s:?}");
+    }
+
+    #[test]
+    fn keys_equal_the_sorted_union_cut_to_size() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..2000 {
+            let mut set = |n: u64| {
+                let mut v: Vec<u32> = (0..next() % n).map(|_| (next() % 60) as u32).collect();
+                v.sort_unstable();
+                v.dedup();
+                v
+            };
+            let (t, l) = (set(12), set(40));
+            let mut want: Vec<u32> = t.iter().chain(&l).copied().collect();
+            want.sort_unstable();
+            want.dedup();
+            want.truncate(KEYS);
+            assert_eq!(&*keys(&fp(&t, &l)), &want[..], "{t:?} {l:?}");
+        }
     }
 
     #[test]
