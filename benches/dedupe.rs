@@ -69,8 +69,15 @@ fn synthetic(rng: &mut Rng, t0: i64, words: Words, cdf: &[f64]) -> Fingerprint {
 fn main() {
     let corpus = std::env::var("NEWSDESK_CORPUS")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus").into());
-    let text = std::fs::read_to_string(format!("{corpus}/articles/feed-items.jsonl"))
-        .expect("corpus feed-items.jsonl");
+    let path = format!("{corpus}/articles/feed-items.jsonl");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) => {
+            // CI builds benches without running them; a missing corpus is not a failure.
+            println!("dedupe bench skipped: cannot read {path}: {e} (set NEWSDESK_CORPUS)");
+            return;
+        }
+    };
     let articles: Vec<_> = text
         .lines()
         .filter_map(|l| serde_json::from_str::<newsdesk::model::ArticleRecord>(l).ok())
