@@ -206,6 +206,9 @@ impl NearDupIndex {
                     continue;
                 }
             }
+            if !short::lede_can_match(fp, other, self.cfg.short_min_lede_jaccard) {
+                continue;
+            }
             let s = short::score(fp, other);
             if best.is_some_and(|(bs, _)| bs.score >= s.score) {
                 continue;
