@@ -114,23 +114,30 @@ impl IntoIterator for Keys {
 }
 
 /// Whether `is_match` can hold for the two ledes: every rule of it needs the lede Jaccard at
-/// `min`. Answers without finishing the merge once the rest of the shorter list could no
-/// longer lift the overlap to it: the writer scores every candidate this way, and most fail
-/// early. Exactly `jaccard(a, b) >= min` (the bound uses the same formula).
+/// `min`. The writer asks this of every candidate before scoring it, and most fail early.
 pub fn lede_can_match(a: &Fingerprint, b: &Fingerprint, min: f64) -> bool {
     let (a, b) = (a.lede_words(), b.lede_words());
-    if a.is_empty() && b.is_empty() {
-        // Then `score` falls back to the headline.
-        return true;
-    }
+    // Two empty ledes: `score` falls back to the headline.
+    (a.is_empty() && b.is_empty()) || jaccard_at_least(a, b, min).is_some()
+}
+
+/// Jaccard similarity of two sorted, distinct slices, by merging.
+pub fn jaccard(a: &[u32], b: &[u32]) -> f64 {
+    jaccard_at_least(a, b, f64::NEG_INFINITY).unwrap_or(0.0)
+}
+
+/// The Jaccard similarity when it reaches `min`, else `None`. The merge stops as soon as the
+/// rest of the shorter list could no longer lift the overlap to `min`; the bound uses the
+/// same formula as the result, so the answer is exactly `jaccard(a, b) >= min`.
+fn jaccard_at_least(a: &[u32], b: &[u32], min: f64) -> Option<f64> {
     if a.is_empty() || b.is_empty() {
-        return 0.0 >= min;
+        return (0.0 >= min).then_some(0.0);
     }
     let ratio = |common: usize| common as f64 / (a.len() + b.len() - common) as f64;
     let (mut i, mut j, mut common) = (0, 0, 0usize);
     while i < a.len() && j < b.len() {
         if ratio(common + (a.len() - i).min(b.len() - j)) < min {
-            return false;
+            return None;
         }
         match a[i].cmp(&b[j]) {
             std::cmp::Ordering::Less => i += 1,
@@ -142,27 +149,8 @@ pub fn lede_can_match(a: &Fingerprint, b: &Fingerprint, min: f64) -> bool {
             }
         }
     }
-    ratio(common) >= min
-}
-
-/// Jaccard similarity of two sorted, distinct slices, by merging.
-pub fn jaccard(a: &[u32], b: &[u32]) -> f64 {
-    if a.is_empty() || b.is_empty() {
-        return 0.0;
-    }
-    let (mut i, mut j, mut common) = (0, 0, 0usize);
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                common += 1;
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    common as f64 / (a.len() + b.len() - common) as f64
+    let j = ratio(common);
+    (j >= min).then_some(j)
 }
 
 #[cfg(test)]
@@ -173,23 +161,28 @@ mod tests {
         Fingerprint::from_parts(0, 30, Some(0), Some("en"), title.to_vec(), lede.to_vec())
     }
 
-    #[test]
-    fn the_lede_bound_agrees_with_jaccard() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    /// A deterministic source of sorted, distinct sets: `sets(n, range)` has up to `n - 1`
+    /// values below `range`.
+    fn random_sets(mut seed: u64) -> impl FnMut(u64, u64) -> Vec<u32> {
         let mut next = move || {
             seed ^= seed << 13;
             seed ^= seed >> 7;
             seed ^= seed << 17;
             seed
         };
+        move |n, range| {
+            let mut v: Vec<u32> = (0..next() % n).map(|_| (next() % range) as u32).collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        }
+    }
+
+    #[test]
+    fn the_lede_bound_agrees_with_jaccard() {
+        let mut sets = random_sets(0x9e37_79b9_7f4a_7c15);
         for _ in 0..5000 {
-            let mut set = || {
-                let mut v: Vec<u32> = (0..next() % 25).map(|_| (next() % 40) as u32).collect();
-                v.sort_unstable();
-                v.dedup();
-                v
-            };
-            let (la, lb) = (set(), set());
+            let (la, lb) = (sets(25, 40), sets(25, 40));
             let (a, b) = (fp(&[1], &la), fp(&[2], &lb));
             for min in [0.0, 0.2, 0.35, 0.5, 0.9, 1.0] {
                 let want = if la.is_empty() && lb.is_empty() {
@@ -230,21 +223,9 @@ mod tests {
 
     #[test]
     fn keys_equal_the_sorted_union_cut_to_size() {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut sets = random_sets(0x2545_f491_4f6c_dd1d);
         for _ in 0..2000 {
-            let mut set = |n: u64| {
-                let mut v: Vec<u32> = (0..next() % n).map(|_| (next() % 60) as u32).collect();
-                v.sort_unstable();
-                v.dedup();
-                v
-            };
-            let (t, l) = (set(12), set(40));
+            let (t, l) = (sets(12, 60), sets(40, 60));
             let mut want: Vec<u32> = t.iter().chain(&l).copied().collect();
             want.sort_unstable();
             want.dedup();
