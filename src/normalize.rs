@@ -234,31 +234,24 @@ pub fn plain_text(s: &str) -> String {
 
 fn collapse_spaces(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    if s.is_ascii() {
-        // The same split on bytes: in ASCII, `char::is_whitespace` is exactly 9..=13 and the
-        // space, and the two invisible characters cannot occur. Splitting by `char` was a
-        // tenth of normalizing a feed item.
-        for word in s
-            .as_bytes()
-            .split(|&b| matches!(b, 9..=13 | b' '))
-            .filter(|w| !w.is_empty())
-        {
+    let mut push = |word: &str| {
+        if !word.is_empty() {
             if !out.is_empty() {
                 out.push(' ');
             }
-            // A slice of ASCII between ASCII bytes is still UTF-8.
-            out.push_str(std::str::from_utf8(word).unwrap_or_default());
+            out.push_str(word);
         }
-        return out;
-    }
-    for word in s
-        .split(|c: char| c.is_whitespace() || c == '\u{200b}' || c == '\u{feff}')
-        .filter(|w| !w.is_empty())
-    {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(word);
+    };
+    if s.is_ascii() {
+        // The same split on bytes: in ASCII, `char::is_whitespace` is exactly 9..=13 and the
+        // space, and the two invisible characters cannot occur. Splitting by `char` was a
+        // tenth of normalizing a feed item. A slice of ASCII is still UTF-8.
+        s.as_bytes()
+            .split(|&b| matches!(b, 9..=13 | b' '))
+            .for_each(|w| push(std::str::from_utf8(w).unwrap_or_default()));
+    } else {
+        s.split(|c: char| c.is_whitespace() || c == '\u{200b}' || c == '\u{feff}')
+            .for_each(push);
     }
     out
 }
