@@ -5,6 +5,7 @@
 //! SQL for the schema lives in `migrations/`; SQL for queries lives next to the code that runs
 //! it, in this module's files.
 
+pub mod checkpoint;
 pub mod feeds;
 pub mod fts;
 pub mod migrate;
@@ -138,6 +139,20 @@ pub fn open_write(path: &Path, busy_timeout: Duration) -> Result<Connection, Sto
     conn.set_prepared_statement_cache_capacity(64);
     migrate::migrate(&mut conn, path)?;
     Ok(conn)
+}
+
+/// Open an existing database for writing without touching its schema: for helpers of the
+/// writer (the background checkpoint), which start after it migrated the file.
+fn open_plain(path: &Path, busy_timeout: Duration) -> Result<Connection, StoreError> {
+    let open = || -> Result<Connection, rusqlite::Error> {
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        configure(&conn, busy_timeout)?;
+        Ok(conn)
+    };
+    open().map_err(|source| StoreError::Open {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Open the database read-only. The schema must already be there and not be newer than us.

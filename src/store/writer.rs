@@ -13,6 +13,7 @@
 //! error (nothing of theirs is stored, and the caller reports or redoes it as for any failed
 //! write).
 
+use super::checkpoint::Checkpointer;
 use super::write::WriterState;
 use super::StoreError;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -71,6 +72,7 @@ impl Writer {
                 "full-text index mode changed; index rebuilt"
             );
         }
+        let checkpoint = start_checkpoints(&conn, path, busy_timeout);
         let state = WriterState::new(conn, &config.dedupe)?;
         let (tx, rx) = mpsc::channel::<Job>(QUEUE);
         let depth = Arc::new(AtomicUsize::new(0));
@@ -79,11 +81,14 @@ impl Writer {
             rx,
             depth: depth.clone(),
             health,
+            checkpoint,
         };
         let handle = std::thread::Builder::new()
             .name("newsdesk-writer".into())
             .spawn(move || {
                 thread.run();
+                // Its last checkpoint ends before the writer's final one truncates the WAL.
+                drop(thread.checkpoint.take());
                 thread.state.close();
             })
             .map_err(StoreError::Thread)?;
@@ -233,6 +238,38 @@ struct WriterThread {
     rx: mpsc::Receiver<Job>,
     depth: Arc<AtomicUsize>,
     health: Option<Arc<crate::service::health::Health>>,
+    checkpoint: Option<Checkpointer>,
+}
+
+/// Move WAL checkpoints off the writer thread (see [`super::checkpoint`]). Without WAL, or
+/// if the thread cannot start, SQLite's own checkpoints on the writer remain.
+fn start_checkpoints(
+    conn: &rusqlite::Connection,
+    path: &std::path::Path,
+    busy_timeout: Duration,
+) -> Option<Checkpointer> {
+    let wal = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))
+        .map(|m| m.eq_ignore_ascii_case("wal"))
+        .unwrap_or(false);
+    if !wal {
+        return None;
+    }
+    let started = Checkpointer::start(path, busy_timeout).and_then(|c| {
+        conn.pragma_update(
+            None,
+            "wal_autocheckpoint",
+            super::checkpoint::WRITER_AUTOCHECKPOINT_PAGES,
+        )?;
+        Ok(c)
+    });
+    match started {
+        Ok(c) => Some(c),
+        Err(e) => {
+            tracing::warn!(database = %path.display(), error = %e, "background WAL checkpoints not started; the writer checkpoints itself");
+            None
+        }
+    }
 }
 
 impl WriterThread {
@@ -261,6 +298,9 @@ impl WriterThread {
         self.depth.fetch_sub(jobs, Ordering::Relaxed);
         if let Some(h) = &self.health {
             h.writer_progressed();
+        }
+        if let Some(c) = &self.checkpoint {
+            c.poke();
         }
     }
 
