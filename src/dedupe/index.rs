@@ -95,11 +95,42 @@ impl NearDupIndex {
     /// Add an article whose group is known: `group_id` is its `duplicate_of`, or its own id.
     /// Rebuilding at start inserts articles in id order with the stored `duplicate_of`.
     pub fn insert_with_group(&mut self, article_id: i64, group_id: i64, fp: Fingerprint) {
-        let Ok(slot) = u32::try_from(self.slots.len()) else {
-            // Four billion articles: beyond what one process indexes; stop growing.
+        let Some(slot) = self.insert_long(article_id, group_id, &fp) else {
             return;
         };
-        let lang = lang_bytes(&fp);
+        // The ring never holds more than MAX_SHORT_ENTRIES, far below u32::MAX.
+        let seq = self.short_base.wrapping_add(self.short.len() as u32);
+        for key in short::keys(&fp) {
+            let bucket = self.buckets.entry(key).or_default();
+            // Drop before adding so the ring's allocation stays at the cap, not the next
+            // power of two above it.
+            if bucket.len() >= self.cfg.short_bucket_cap {
+                bucket.pop_front();
+            }
+            bucket.push_back(seq);
+        }
+        self.short.push_back(ShortEntry { slot, fp });
+        self.evict();
+    }
+
+    /// Add an article that is older than the newest `short_max_entries` the rebuild will
+    /// insert: the short-text ring would evict it anyway, so only the long-text tables and
+    /// the clock take it. The result is the same index as [`insert_with_group`]'s, without
+    /// filling and emptying the ring's buckets for most of a large store (that was most of a
+    /// restart's rebuild at a million articles).
+    ///
+    /// [`insert_with_group`]: Self::insert_with_group
+    pub fn insert_archived(&mut self, article_id: i64, group_id: i64, fp: &Fingerprint) {
+        self.insert_long(article_id, group_id, fp);
+    }
+
+    /// The slot, band entries and clock of a new article; `None` when the index is full.
+    fn insert_long(&mut self, article_id: i64, group_id: i64, fp: &Fingerprint) -> Option<u32> {
+        let Ok(slot) = u32::try_from(self.slots.len()) else {
+            // Four billion articles: beyond what one process indexes; stop growing.
+            return None;
+        };
+        let lang = lang_bytes(fp);
         self.slots.push(Slot {
             article_id,
             group_id,
@@ -117,19 +148,7 @@ impl NearDupIndex {
         if let Some(t) = fp.time {
             self.newest_time = self.newest_time.max(t);
         }
-        // The ring never holds more than MAX_SHORT_ENTRIES, far below u32::MAX.
-        let seq = self.short_base.wrapping_add(self.short.len() as u32);
-        for key in short::keys(&fp) {
-            let bucket = self.buckets.entry(key).or_default();
-            // Drop before adding so the ring's allocation stays at the cap, not the next
-            // power of two above it.
-            if bucket.len() >= self.cfg.short_bucket_cap {
-                bucket.pop_front();
-            }
-            bucket.push_back(seq);
-        }
-        self.short.push_back(ShortEntry { slot, fp });
-        self.evict();
+        Some(slot)
     }
 
     /// The earliest article of the group `fp` belongs to, if any. A SimHash match (long texts,
@@ -401,6 +420,73 @@ fn round3(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Everything the short-text detector reads: the ring's articles, each key's articles
+    /// (oldest first), and the clock.
+    fn short_state(ix: &NearDupIndex) -> (Vec<i64>, Vec<(u32, Vec<i64>)>, i64) {
+        let article = |seq: u32| {
+            let pos = seq.wrapping_sub(ix.short_base) as usize;
+            ix.slots[ix.short[pos].slot as usize].article_id
+        };
+        let ring = ix
+            .short
+            .iter()
+            .map(|e| ix.slots[e.slot as usize].article_id)
+            .collect();
+        let mut buckets: Vec<(u32, Vec<i64>)> = ix
+            .buckets
+            .iter()
+            .map(|(k, b)| (*k, b.iter().map(|&s| article(s)).collect()))
+            .collect();
+        buckets.sort();
+        (ring, buckets, ix.newest_time)
+    }
+
+    #[test]
+    fn a_rebuild_that_skips_the_ring_for_old_articles_builds_the_same_index() {
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for round in 0..20 {
+            let cfg = DedupeConfig {
+                short_max_entries: 1 + (next() % 60) as usize,
+                short_bucket_cap: 1 + (next() % 6) as usize,
+                short_window_hours: 1 + next() % 5,
+                ..DedupeConfig::default()
+            };
+            // Few distinct words so buckets overflow; times out of order, some missing, so
+            // both the count and the clock evict.
+            let n = 50 + (next() % 200) as usize;
+            let fps: Vec<Fingerprint> = (0..n)
+                .map(|_| {
+                    let words = |k: u64, next: &mut dyn FnMut() -> u64| {
+                        (0..k).map(|_| (next() % 40) as u32).collect::<Vec<_>>()
+                    };
+                    let title = words(4, &mut next);
+                    let lede = words(10, &mut next);
+                    let time = (next() % 8 != 0).then(|| (next() % 40_000) as i64);
+                    Fingerprint::from_parts(next(), 50, time, Some("en"), title, lede)
+                })
+                .collect();
+            let mut full = NearDupIndex::new(&cfg);
+            let mut skipping = NearDupIndex::new(&cfg);
+            let archived = n.saturating_sub(cfg.short_max_entries);
+            for (i, fp) in fps.iter().enumerate() {
+                full.insert_with_group(i as i64, i as i64, fp.clone());
+                if i < archived {
+                    skipping.insert_archived(i as i64, i as i64, fp);
+                } else {
+                    skipping.insert_with_group(i as i64, i as i64, fp.clone());
+                }
+            }
+            assert_eq!(short_state(&full), short_state(&skipping), "round {round}");
+            assert_eq!(full.len(), skipping.len());
+        }
+    }
 
     #[test]
     fn shared_positions_are_counted_exactly() {

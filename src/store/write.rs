@@ -623,18 +623,36 @@ fn unix_seconds(rfc3339: &str) -> i64 {
 fn rebuild_index(conn: &Connection, dedupe: &DedupeConfig) -> Result<NearDupIndex, StoreError> {
     let started = std::time::Instant::now();
     let mut near = NearDupIndex::new(dedupe);
+    // Only the newest `short_max_entries` can stay in the short-text ring; the rest go to the
+    // long-text tables alone (the same index, a fraction of the work at a million articles).
+    let total: i64 = conn.query_row("SELECT count(*) FROM article_fingerprints", [], |r| {
+        r.get(0)
+    })?;
+    let archived = usize::try_from(total)
+        .unwrap_or(0)
+        .saturating_sub(dedupe.short_max_entries);
     let mut stmt = conn.prepare(
         "SELECT article_id, coalesce(group_id, article_id), fingerprint FROM article_fingerprints
           ORDER BY article_id",
     )?;
     let mut rows = stmt.query([])?;
     let mut unreadable = 0u64;
+    let mut seen = 0usize;
     while let Some(r) = rows.next()? {
-        let blob: Vec<u8> = r.get(2)?;
-        match Fingerprint::from_bytes(&blob) {
-            Ok(fp) => near.insert_with_group(r.get(0)?, r.get(1)?, fp),
-            Err(_) => unreadable += 1,
+        let fp = match r.get_ref(2)?.as_blob().map(Fingerprint::from_bytes) {
+            Ok(Ok(fp)) => fp,
+            _ => {
+                unreadable += 1;
+                seen += 1;
+                continue;
+            }
+        };
+        if seen < archived {
+            near.insert_archived(r.get(0)?, r.get(1)?, &fp);
+        } else {
+            near.insert_with_group(r.get(0)?, r.get(1)?, fp);
         }
+        seen += 1;
     }
     if unreadable > 0 {
         tracing::warn!(
