@@ -421,9 +421,12 @@ fn round3(x: f64) -> f64 {
 mod tests {
     use super::*;
 
-    /// Everything the short-text detector reads: the ring's articles, each key's articles
-    /// (oldest first), and the clock.
-    fn short_state(ix: &NearDupIndex) -> (Vec<i64>, Vec<(u32, Vec<i64>)>, i64) {
+    /// Each key with its articles, oldest first.
+    type Buckets = Vec<(u32, Vec<i64>)>;
+
+    /// Everything the short-text detector reads: the ring's articles, the buckets, and the
+    /// clock.
+    fn short_state(ix: &NearDupIndex) -> (Vec<i64>, Buckets, i64) {
         let article = |seq: u32| {
             let pos = seq.wrapping_sub(ix.short_base) as usize;
             ix.slots[ix.short[pos].slot as usize].article_id
@@ -433,7 +436,7 @@ mod tests {
             .iter()
             .map(|e| ix.slots[e.slot as usize].article_id)
             .collect();
-        let mut buckets: Vec<(u32, Vec<i64>)> = ix
+        let mut buckets: Buckets = ix
             .buckets
             .iter()
             .map(|(k, b)| (*k, b.iter().map(|&s| article(s)).collect()))
