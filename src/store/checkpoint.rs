@@ -11,9 +11,9 @@
 use super::StoreError;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Pages in the WAL before the writer checkpoints inline (4 KiB pages: 64 MiB). Ten times
 /// SQLite's default, so the background checkpoints normally do the work.
@@ -58,7 +58,7 @@ impl Checkpointer {
 }
 
 impl Drop for Checkpointer {
-    /// Stop the thread after the checkpoint it may be running.
+    /// Stop the thread after the checkpoint it may be running (not after its pause).
     fn drop(&mut self) {
         self.poke.take();
         if let Some(t) = self.thread.take() {
@@ -69,7 +69,8 @@ impl Drop for Checkpointer {
 
 fn run(conn: Connection, rx: Receiver<()>, path: PathBuf) {
     let mut failing = false;
-    while rx.recv().is_ok() {
+    let mut next = rx.recv();
+    while next.is_ok() {
         // PASSIVE never waits for readers or the writer: it copies what it can and returns.
         let result = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
             Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
@@ -90,7 +91,18 @@ fn run(conn: Connection, rx: Receiver<()>, path: PathBuf) {
             }
             Err(_) => {}
         }
-        std::thread::sleep(PAUSE);
+        // Requests during the pause are folded into one. A writer that stops meanwhile is
+        // not kept waiting: its own final checkpoint copies the rest.
+        let until = Instant::now() + PAUSE;
+        let mut requested = false;
+        loop {
+            match rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
+                Ok(()) => requested = true,
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        }
+        next = if requested { Ok(()) } else { rx.recv() };
     }
 }
 
