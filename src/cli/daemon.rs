@@ -6,9 +6,15 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    // The blocking pool runs parsing and the pipeline (CPU work) and DNS lookups. Tokio's
+    // default of 512 threads let a cold poll of 1,000 feeds run one per poll in flight, each
+    // with its own malloc arena: a few more than the cores do the same work in 16 MB less
+    // peak RSS (cold 1000x50 on 2 cores: 91-93 -> 75-76 MB, same time).
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("newsdesk")
+        .max_blocking_threads(cores + 2)
         .build()?)
 }
 
