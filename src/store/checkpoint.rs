@@ -11,13 +11,13 @@
 use super::StoreError;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Pages in the WAL before the writer checkpoints inline (4 KiB pages: 64 MiB). Ten times
 /// SQLite's default, so the background checkpoints normally do the work.
-pub const WRITER_AUTOCHECKPOINT_PAGES: u32 = 16_384;
+const WRITER_AUTOCHECKPOINT_PAGES: u32 = 16_384;
 
 /// Pause after a checkpoint, so a burst of commits is copied in a few passes, not one each.
 const PAUSE: Duration = Duration::from_millis(100);
@@ -44,15 +44,40 @@ impl Checkpointer {
         })
     }
 
-    /// Ask for a checkpoint (after a commit). Never blocks.
+    /// Take over the write connection's checkpoints: start the thread and raise the
+    /// connection's own threshold to the backstop. Without WAL, or if the thread cannot
+    /// start, `None`: SQLite's own checkpoints on the writer remain.
+    pub fn for_writer(
+        conn: &Connection,
+        path: &Path,
+        busy_timeout: Duration,
+    ) -> Option<Checkpointer> {
+        let wal = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))
+            .map(|m| m.eq_ignore_ascii_case("wal"))
+            .unwrap_or(false);
+        if !wal {
+            return None;
+        }
+        let started = Checkpointer::start(path, busy_timeout).and_then(|c| {
+            conn.pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES)?;
+            Ok(c)
+        });
+        match started {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!(database = %path.display(), error = %e, "background WAL checkpoints not started; the writer checkpoints itself");
+                None
+            }
+        }
+    }
+
+    /// Ask for a checkpoint (after a commit). Never blocks: a request already pending covers
+    /// this one, and if the thread is gone (it logged why) the writer's own threshold still
+    /// bounds the WAL.
     pub fn poke(&self) {
         if let Some(tx) = &self.poke {
-            match tx.try_send(()) {
-                Ok(()) | Err(TrySendError::Full(())) => {}
-                // The thread is gone (it logged why); the writer's own threshold still bounds
-                // the WAL.
-                Err(TrySendError::Disconnected(())) => {}
-            }
+            let _ = tx.try_send(());
         }
     }
 }

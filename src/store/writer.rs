@@ -72,7 +72,7 @@ impl Writer {
                 "full-text index mode changed; index rebuilt"
             );
         }
-        let checkpoint = start_checkpoints(&conn, path, busy_timeout);
+        let checkpoint = Checkpointer::for_writer(&conn, path, busy_timeout);
         let state = WriterState::new(conn, &config.dedupe)?;
         let (tx, rx) = mpsc::channel::<Job>(QUEUE);
         let depth = Arc::new(AtomicUsize::new(0));
@@ -239,37 +239,6 @@ struct WriterThread {
     depth: Arc<AtomicUsize>,
     health: Option<Arc<crate::service::health::Health>>,
     checkpoint: Option<Checkpointer>,
-}
-
-/// Move WAL checkpoints off the writer thread (see [`super::checkpoint`]). Without WAL, or
-/// if the thread cannot start, SQLite's own checkpoints on the writer remain.
-fn start_checkpoints(
-    conn: &rusqlite::Connection,
-    path: &std::path::Path,
-    busy_timeout: Duration,
-) -> Option<Checkpointer> {
-    let wal = conn
-        .query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))
-        .map(|m| m.eq_ignore_ascii_case("wal"))
-        .unwrap_or(false);
-    if !wal {
-        return None;
-    }
-    let started = Checkpointer::start(path, busy_timeout).and_then(|c| {
-        conn.pragma_update(
-            None,
-            "wal_autocheckpoint",
-            super::checkpoint::WRITER_AUTOCHECKPOINT_PAGES,
-        )?;
-        Ok(c)
-    });
-    match started {
-        Ok(c) => Some(c),
-        Err(e) => {
-            tracing::warn!(database = %path.display(), error = %e, "background WAL checkpoints not started; the writer checkpoints itself");
-            None
-        }
-    }
 }
 
 impl WriterThread {
