@@ -63,7 +63,7 @@ fn context(config: &Config, writer: Writer) -> anyhow::Result<PollContext> {
         max_items: config.fetch.max_items_per_poll,
         store: (config.store.path.clone(), config.store.busy_timeout),
         in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(
-            config.fetch.concurrency.max(1) * crate::poll::IN_FLIGHT_PER_FETCH,
+            config.fetch.concurrency.max(1),
         )),
     })
 }

@@ -637,22 +637,22 @@ fn rebuild_index(conn: &Connection, dedupe: &DedupeConfig) -> Result<NearDupInde
     )?;
     let mut rows = stmt.query([])?;
     let mut unreadable = 0u64;
-    let mut seen = 0usize;
+    let mut row = 0usize;
     while let Some(r) = rows.next()? {
+        let is_archived = row < archived;
+        row += 1;
         let fp = match r.get_ref(2)?.as_blob().map(Fingerprint::from_bytes) {
             Ok(Ok(fp)) => fp,
             _ => {
                 unreadable += 1;
-                seen += 1;
                 continue;
             }
         };
-        if seen < archived {
+        if is_archived {
             near.insert_archived(r.get(0)?, r.get(1)?, &fp);
         } else {
             near.insert_with_group(r.get(0)?, r.get(1)?, fp);
         }
-        seen += 1;
     }
     if unreadable > 0 {
         tracing::warn!(
