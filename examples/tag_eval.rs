@@ -1,7 +1,7 @@
 //! Evaluate the tagger on labelled records, optionally on a subset of sources.
 //!
 //! cargo run --release --example tag_eval -- [--articles F] [--labels F] [--predictions OUT]
-//!     [--sources BBC,HuffPost] [--errors]
+//!     [--sources BBC,HuffPost] [--errors] [--tag "country_min = 2.0"]
 //!
 //! Defaults read the corpus at $NEWSDESK_CORPUS (or ../shared/corpus) and config/.
 
@@ -16,6 +16,7 @@ fn main() -> anyhow::Result<()> {
     let mut predictions = None;
     let mut sources: Vec<String> = Vec::new();
     let mut errors = false;
+    let mut tuning = String::new();
     let mut model: Option<PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -32,12 +33,22 @@ fn main() -> anyhow::Result<()> {
                     .collect()
             }
             "--errors" => errors = true,
+            // Scorer tuning as in the main config's [tag] table: --tag "country_min = 2.0"
+            "--tag" => {
+                tuning.push_str(&args.next().unwrap_or_default());
+                tuning.push('\n');
+            }
             "--model" => model = args.next().map(PathBuf::from),
             other => anyhow::bail!("unknown argument {other}"),
         }
     }
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config");
-    let mut tax = Taxonomy::load(&dir.join("topics.toml"), &dir.join("countries.toml"))?;
+    let config: newsdesk::tag::TagConfig = toml::from_str(&tuning)?;
+    let mut tax = Taxonomy::load_with(
+        &dir.join("topics.toml"),
+        &dir.join("countries.toml"),
+        config,
+    )?;
     if let Some(m) = model {
         tax = tax.with_flag_model(&m)?;
     }
