@@ -280,3 +280,67 @@ fn a_country_named_in_passing_is_not_tagged_but_a_headline_or_repeated_one_is() 
     );
     assert!(!has(&countries, "BE"), "one passing mention: {countries:?}");
 }
+
+#[test]
+fn bombs_and_militants_among_troops_are_armed_conflict_not_terrorism() {
+    let t = tagger();
+    // LABELING.md: insurgency against coalition or government forces is armed conflict.
+    let (flag, _, topics) = verdict(
+        &t,
+        "Car bomb kills U.S. soldier in Baghdad",
+        "A car bomb exploded next to a U.S. military convoy in Baghdad on Sunday, killing one soldier, \
+         the military said.",
+    );
+    assert!(flag, "{topics:?}");
+    assert!(has(&topics, "armed-conflict"), "{topics:?}");
+    assert!(!has(&topics, "terrorism"), "{topics:?}");
+    // A suicide bombing of civilians claimed by a named group stays terrorism.
+    let (flag, _, topics) = verdict(
+        &t,
+        "Suicide bomber kills 20 at Kabul market",
+        "A suicide bomber killed 20 people at a crowded market in Kabul on Friday. Islamic State \
+         claimed the attack, and Pakistan and Iran condemned it as terrorism.",
+    );
+    assert!(flag && has(&topics, "terrorism"), "{topics:?}");
+}
+
+#[test]
+fn a_missile_test_is_arms_control_but_missiles_fired_at_a_city_are_war() {
+    let t = tagger();
+    let (flag, _, topics) = verdict(
+        &t,
+        "Pakistan tests nuclear-capable missile",
+        "Pakistan tested a nuclear-capable missile on Monday, the army said, days after India tested \
+         its own missiles.",
+    );
+    assert!(flag && has(&topics, "nuclear-arms-control"), "{topics:?}");
+    assert!(!has(&topics, "armed-conflict"), "{topics:?}");
+    let (flag, _, topics) = verdict(
+        &t,
+        "Russia fires missiles at Kyiv",
+        "Russia fired missiles and drones at Kyiv overnight, striking power stations, Ukraine's air force said. \
+         Russian forces also shelled towns near the front line.",
+    );
+    assert!(flag && has(&topics, "armed-conflict"), "{topics:?}");
+}
+
+#[test]
+fn trade_negotiations_are_trade_policy_not_diplomacy() {
+    let t = tagger();
+    let (flag, _, topics) = verdict(
+        &t,
+        "Japan and US sign agreement after tariff talks",
+        "Japanese and US negotiators agreed a tariff deal after three days of talks in Tokyo. The two \
+         governments welcomed the agreement in a joint statement and said negotiations on farm \
+         subsidies would follow. Japan's trade minister met his US counterpart to sign it.",
+    );
+    assert!(flag && has(&topics, "trade-policy"), "{topics:?}");
+    assert!(!has(&topics, "diplomacy"), "{topics:?}");
+    let (flag, _, topics) = verdict(
+        &t,
+        "US and China hold talks on North Korea",
+        "The US secretary of state met his Chinese counterpart in Beijing on Monday for talks on North \
+         Korea, the State Department said.",
+    );
+    assert!(flag && has(&topics, "diplomacy"), "{topics:?}");
+}

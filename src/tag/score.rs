@@ -348,6 +348,8 @@ struct Scored {
     /// (organisation, term, zone), in text order.
     org_hits: Vec<(usize, u32, Zone)>,
     signal: Vec<f64>,
+    /// The topic mentions counted at the latest span (see `add_topic`).
+    span_topics: Vec<SpanTopic>,
     /// For tuning only (`raw_scores`): every scored hit as (topic?, index, term, zone, base
     /// weight, body word).
     trace: Option<Vec<TraceHit>>,
@@ -355,6 +357,72 @@ struct Scored {
 
 /// (is a topic, topic or country index, term, zone, base weight, body word): see `raw_scores`.
 type TraceHit = (bool, usize, u32, Zone, f64, usize);
+
+/// One topic mention, as `Scored::add_topic` records it.
+struct TopicMention {
+    span: (u32, u32),
+    term: u32,
+    zone: Zone,
+    /// The pattern's own weight, before the zone's (for the trace).
+    base: f64,
+    body_word: usize,
+}
+
+impl Scored {
+    /// Count `weight` for `topic`, once per span of text. Two patterns can match the same
+    /// words ("militar*" and "military", "battle*" and "battlefield", "Security Council" as a
+    /// term and as the organisation): the words are one mention, worth the larger weight.
+    /// `head` says whether a title or lede mention adds to the headline score.
+    fn add_topic(&mut self, topic: usize, weight: f64, head: bool, m: TopicMention) {
+        let head = head && m.zone != Zone::Body;
+        if let Some(prev) = self
+            .span_topics
+            .iter_mut()
+            .find(|p| p.span == m.span && p.topic == topic)
+        {
+            if weight > prev.weight {
+                let extra = weight - prev.weight;
+                prev.weight = weight;
+                self.topic[topic] += extra;
+                if head {
+                    self.topic_head += extra;
+                }
+                // The evidence names the pattern that set the weight.
+                self.topic_hits[prev.hit].1 = m.term;
+                if let (Some(t), Some(i)) = (&mut self.trace, prev.trace) {
+                    t[i] = (true, topic, m.term, m.zone, m.base, m.body_word);
+                }
+            }
+            return;
+        }
+        self.span_topics.retain(|p| p.span == m.span);
+        self.span_topics.push(SpanTopic {
+            span: m.span,
+            topic,
+            weight,
+            hit: self.topic_hits.len(),
+            trace: self.trace.as_ref().map(Vec::len),
+        });
+        self.topic[topic] += weight;
+        if head {
+            self.topic_head += weight;
+        }
+        self.topic_hits.push((topic, m.term, m.zone));
+        if let Some(t) = &mut self.trace {
+            t.push((true, topic, m.term, m.zone, m.base, m.body_word));
+        }
+    }
+}
+
+/// A topic mention counted at the latest span: its weight, and where its hit (and trace
+/// entry) is, to upgrade them if another pattern gives the same words more weight.
+struct SpanTopic {
+    span: (u32, u32),
+    topic: usize,
+    weight: f64,
+    hit: usize,
+    trace: Option<usize>,
+}
 
 fn score_mentions(
     tax: &Taxonomy,
@@ -374,6 +442,7 @@ fn score_mentions(
         org: vec![0.0; tax.orgs.len()],
         org_hits: Vec::new(),
         signal: vec![0.0; tax.signals.len()],
+        span_topics: Vec::new(),
         trace: trace.then(Vec::new),
     };
 
@@ -463,16 +532,17 @@ fn score_mentions(
                 let vetoed = cues
                     .iter()
                     .any(|c| c.meaning == Meaning::Unless(g) && near(c, m, tax.window));
-                if ok && !vetoed {
-                    s.topic[group.topic] += group.weight * w;
-                    if zone != Zone::Body {
-                        s.topic_head += group.weight * w;
-                    }
-                    s.topic_hits.push((group.topic, m.term, zone));
-                    if let Some(t) = &mut s.trace {
-                        t.push((true, group.topic, m.term, zone, group.weight, body_word));
-                    }
+                if !ok || vetoed {
+                    continue;
                 }
+                let mention = TopicMention {
+                    span: (m.start, m.end),
+                    term: m.term,
+                    zone,
+                    base: group.weight,
+                    body_word,
+                };
+                s.add_topic(group.topic, group.weight * w, true, mention);
             }
             Meaning::Country { country, kind, .. } => {
                 let c = country as usize;
@@ -497,18 +567,15 @@ fn score_mentions(
                 s.org[o] += w;
                 s.org_hits.push((o, m.term, zone));
                 for &t in &tax.orgs[o].topics {
-                    s.topic[t] += tax.config.org_topic_weight * w;
-                    s.topic_hits.push((t, m.term, zone));
-                    if let Some(tr) = &mut s.trace {
-                        tr.push((
-                            true,
-                            t,
-                            m.term,
-                            zone,
-                            tax.config.org_topic_weight,
-                            body_word,
-                        ));
-                    }
+                    let base = tax.config.org_topic_weight * tax.orgs[o].topic_weight;
+                    let mention = TopicMention {
+                        span: (m.start, m.end),
+                        term: m.term,
+                        zone,
+                        base,
+                        body_word,
+                    };
+                    s.add_topic(t, base * w, false, mention);
                 }
             }
             Meaning::Signal(i) => s.signal[i as usize] += w,
@@ -848,5 +915,72 @@ mod utf8_cut_tests {
                 let _ = crate::tag::tag(&tax, &a);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod topic_count_tests {
+    use crate::tag::{raw_scores, Taxonomy};
+    use std::path::Path;
+
+    fn taxonomy() -> Taxonomy {
+        let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config"));
+        Taxonomy::load(&dir.join("topics.toml"), &dir.join("countries.toml")).unwrap()
+    }
+
+    fn article(title: &str, body: &str) -> crate::model::Article {
+        crate::normalize::normalize(crate::model::RawArticle {
+            title: Some(title.into()),
+            content_text: Some(body.into()),
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    /// The topic's hits as (term, base weight).
+    fn hits(raw: &serde_json::Value, topic: &str) -> Vec<(String, f64)> {
+        raw["topics"][topic]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|h| (h[0].as_str().unwrap().to_owned(), h[2].as_f64().unwrap()))
+            .collect()
+    }
+
+    /// "militar*" and "military" both match "military" in the shipped taxonomy, and
+    /// "battle*" (1.4) and "battlefield" (2.5) both match "battlefield": each word is one
+    /// mention, at the larger weight.
+    #[test]
+    fn words_matched_by_two_patterns_of_a_topic_count_once() {
+        let tax = taxonomy();
+        let a = article(
+            "Talks in Kyiv",
+            "Ukraine and Russia met in Geneva. Ukraine's military said the battlefield was quiet.",
+        );
+        let raw = raw_scores(&tax, &a);
+        let h = hits(&raw, "armed-conflict");
+        let military = h.iter().filter(|(t, _)| t.starts_with("militar")).count();
+        assert_eq!(military, 1, "{h:?}");
+        let battle: Vec<f64> = h
+            .iter()
+            .filter(|(t, _)| t.starts_with("battle"))
+            .map(|h| h.1)
+            .collect();
+        assert_eq!(battle, vec![2.5], "{h:?}");
+    }
+
+    /// An organisation's `topic_weight` scales what its mentions add to its topics: the EU
+    /// (0.5 in the shipped taxonomy) adds half of what the UN does.
+    #[test]
+    fn an_organisations_topic_weight_scales_its_topic_evidence() {
+        let tax = taxonomy();
+        let a = article(
+            "EU and UN",
+            "The EU and the UN both met in New York on Monday with France and Germany.",
+        );
+        let h = hits(&raw_scores(&tax, &a), "international-organisations");
+        let base = |term: &str| h.iter().find(|(t, _)| t == term).map(|h| h.1);
+        let (eu, un) = (base("EU"), base("the UN").or(base("UN")));
+        assert_eq!(eu.zip(un).map(|(e, u)| e / u), Some(0.5), "{h:?}");
     }
 }

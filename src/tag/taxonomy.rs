@@ -81,6 +81,13 @@ struct OrgRaw {
     names: Vec<String>,
     #[serde(default)]
     topics: Vec<String>,
+    /// How much a mention counts for `topics`, times `TagConfig::org_topic_weight`.
+    #[serde(default = "one")]
+    topic_weight: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 #[derive(Deserialize)]
@@ -161,6 +168,7 @@ pub(crate) struct OrgDef {
     pub slug: String,
     pub label: String,
     pub topics: Vec<usize>,
+    pub topic_weight: f64,
 }
 
 /// How an ambiguous name is confirmed or vetoed (see countries.toml).
@@ -368,6 +376,12 @@ fn build(
                 }
             }
         }
+        if !(o.topic_weight.is_finite() && o.topic_weight >= 0.0) {
+            return Err(invalid(
+                topics_path,
+                format!("org {}: topic_weight must be a number >= 0", o.slug),
+            ));
+        }
         for n in &o.names {
             check_term(topics_path, &o.slug, n)?;
             set.add(n, Meaning::Org(orgs.len() as u32));
@@ -376,6 +390,7 @@ fn build(
             slug: o.slug.clone(),
             label: o.label.clone(),
             topics: ts,
+            topic_weight: o.topic_weight,
         });
     }
 
