@@ -344,3 +344,39 @@ fn trade_negotiations_are_trade_policy_not_diplomacy() {
     );
     assert!(flag && has(&topics, "diplomacy"), "{topics:?}");
 }
+
+#[test]
+fn a_raid_on_a_palestinian_refugee_camp_is_not_a_refugee_story() {
+    let t = tagger();
+    let (flag, _, topics) = verdict(
+        &t,
+        "Israeli troops raid Jenin refugee camp",
+        "Israeli troops and bulldozers raided the Jenin refugee camp in the occupied West Bank on \
+         Tuesday, killing two Palestinian gunmen, the Palestinian health ministry said.",
+    );
+    assert!(flag && has(&topics, "armed-conflict"), "{topics:?}");
+    assert!(!has(&topics, "migration-refugees"), "{topics:?}");
+    let (flag, _, topics) = verdict(
+        &t,
+        "Thousands reach refugee camps in Chad",
+        "Thousands of Sudanese fleeing the fighting in Darfur reached refugee camps across the border \
+         in Chad this week, the UN refugee agency said, as Chad asked donors for help.",
+    );
+    assert!(flag && has(&topics, "migration-refugees"), "{topics:?}");
+}
+
+#[test]
+fn a_state_redeploying_its_troops_abroad_is_defence_cooperation() {
+    let t = tagger();
+    let (flag, countries, topics) = verdict(
+        &t,
+        "Dutch troops to redeploy near Kandahar",
+        "The Netherlands will redeploy 400 soldiers to southern Afghanistan next month, where they \
+         will serve under US command alongside Canadian forces, the Dutch defence ministry said.",
+    );
+    assert!(flag && has(&topics, "alliances-defence"), "{topics:?}");
+    assert!(
+        has(&countries, "NL") && has(&countries, "US"),
+        "{countries:?}"
+    );
+}
