@@ -15,8 +15,8 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct Tagger {
     taxonomy: Arc<Taxonomy>,
-    /// IPTC codes of the topics, for the `tags` table.
-    codes: Arc<HashMap<(TagKind, String), String>>,
+    /// IPTC codes of the topics by slug, for the `tags` table (only topics have codes).
+    codes: Arc<HashMap<String, String>>,
 }
 
 impl Tagger {
@@ -34,7 +34,8 @@ impl Tagger {
         let codes = taxonomy
             .tag_defs()
             .into_iter()
-            .filter_map(|d| Some(((d.kind, d.slug), d.code?)))
+            .filter(|d| d.kind == TagKind::Topic)
+            .filter_map(|d| Some((d.slug, d.code?)))
             .collect();
         Tagger {
             taxonomy: Arc::new(taxonomy),
@@ -52,17 +53,20 @@ impl Tagger {
         TagSet {
             foreign_policy: t.foreign_policy,
             score: t.score,
-            evidence: t.evidence.to_string(),
+            evidence: crate::tag::evidence_json(&t.evidence),
             tags: t
                 .tags
                 .into_iter()
                 .map(|h| TagRow {
                     kind: h.kind.as_str().to_string(),
-                    code: self.codes.get(&(h.kind, h.slug.clone())).cloned(),
+                    code: match h.kind {
+                        TagKind::Topic => self.codes.get(h.slug.as_str()).cloned(),
+                        _ => None,
+                    },
                     slug: h.slug,
                     label: h.label,
                     score: h.score,
-                    evidence: h.evidence.to_string(),
+                    evidence: crate::tag::evidence_json(&h.evidence),
                 })
                 .collect(),
         }

@@ -13,6 +13,7 @@
 //! letters match either case. A trailing `*` lets the term end anywhere inside a word.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// Which part of a country's gazetteer entry an alias came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,7 +166,7 @@ impl Trie {
 pub(crate) struct PatternSet {
     trie: Trie,
     senses: Vec<Vec<Sense>>,
-    terms: Vec<Box<str>>,
+    terms: Vec<Arc<str>>,
 }
 
 /// Collects terms before compiling; identical terms (ignoring ASCII case) share one pattern.
@@ -174,7 +175,7 @@ pub(crate) struct Builder {
     keys: HashMap<String, usize>,
     patterns: Vec<String>,
     senses: Vec<Vec<Sense>>,
-    terms: Vec<Box<str>>,
+    terms: Vec<Arc<str>>,
     term_ids: HashMap<String, u32>,
 }
 
@@ -240,6 +241,11 @@ pub(crate) struct Scan {
 impl PatternSet {
     pub(crate) fn term(&self, id: u32) -> &str {
         &self.terms[id as usize]
+    }
+
+    /// The term, shared: evidence rows hold it without copying the text.
+    pub(crate) fn term_shared(&self, id: u32) -> Arc<str> {
+        Arc::clone(&self.terms[id as usize])
     }
 
     /// Find every mention in `text`.

@@ -201,7 +201,7 @@ pub struct Taxonomy {
     pub(crate) model: FlagModel,
     /// The flag model's feature names, built once: evidence names the top contributions of
     /// every article, and formatting the names per article cost more than the model itself.
-    pub(crate) feature_names: Vec<String>,
+    pub(crate) feature_names: Vec<std::sync::Arc<str>>,
     pub(crate) config: super::TagConfig,
     /// Index of the "state-actor" and "cross-border" signals, which context rules use.
     pub(crate) state_signal: Option<usize>,
@@ -284,7 +284,7 @@ impl Taxonomy {
 
     /// Names of the flag model's features, in the order `flag_features` returns them.
     pub fn feature_names(&self) -> Vec<String> {
-        self.feature_names.clone()
+        self.feature_names.iter().map(|n| n.to_string()).collect()
     }
 }
 
@@ -503,7 +503,10 @@ fn build(
         set.add(b, Meaning::Blocker);
     }
 
-    let feature_names = super::score::feature_names(&topics, &signals);
+    let feature_names: Vec<std::sync::Arc<str>> = super::score::feature_names(&topics, &signals)
+        .into_iter()
+        .map(Into::into)
+        .collect();
     let model = resolve_model(model_path, &feature_names, mf)?;
     let state_signal = signals.iter().position(|s| s == "state-actor");
     let cross_signal = signals.iter().position(|s| s == "cross-border");
@@ -530,12 +533,12 @@ fn build(
 
 fn resolve_model(
     path: &Path,
-    names: &[String],
+    names: &[std::sync::Arc<str>],
     mf: FlagModelFile,
 ) -> Result<FlagModel, TaxonomyError> {
     let mut weights = vec![0.0; names.len()];
     for (name, w) in &mf.weights {
-        match names.iter().position(|n| n == name) {
+        match names.iter().position(|n| **n == **name) {
             Some(i) => weights[i] = *w,
             None => return Err(invalid(path, format!("unknown feature {name:?}"))),
         }
