@@ -14,6 +14,8 @@ use std::sync::Arc;
 enum Zone {
     Title,
     Lede,
+    /// A section heading inside the body: a short line standing alone between paragraphs.
+    Subhead,
     Body,
 }
 
@@ -22,8 +24,14 @@ impl Zone {
         match self {
             Zone::Title => "title",
             Zone::Lede => "lede",
+            Zone::Subhead => "subhead",
             Zone::Body => "body",
         }
+    }
+
+    /// The headline and lede: what the article leads with, for the flag's headline features.
+    fn is_head(self) -> bool {
+        matches!(self, Zone::Title | Zone::Lede)
     }
 }
 
@@ -35,6 +43,8 @@ struct Doc {
     /// End of the dateline ("WASHINGTON (Reuters) -", "NAJAF, Iraq -") that opens the text
     /// after the headline; `title_end` when there is none.
     dateline_end: usize,
+    /// Byte ranges of the body's subheadings, in order.
+    subheads: Vec<(usize, usize)>,
     title_case: bool,
     body_scale: f64,
 }
@@ -59,11 +69,28 @@ fn build_doc(a: &Article, body_ref_words: f64) -> Doc {
         lede_end = Some(text.len());
     }
     let body_start = text.len();
-    for line in a.body_text.lines() {
-        if !crate::normalize::is_boilerplate_line(line) {
-            text.push_str(line);
-            text.push('\n');
+    let mut subheads = Vec::new();
+    let mut lines = a.body_text.lines().peekable();
+    let mut after_break = false;
+    while let Some(line) = lines.next() {
+        if line.trim().is_empty() {
+            // Keep paragraph breaks: the lede ends at the first one.
+            if !text.ends_with("\n\n") && text.len() > body_start {
+                text.push('\n');
+            }
+            after_break = true;
+            continue;
         }
+        if crate::normalize::is_boilerplate_line(line) {
+            continue;
+        }
+        let alone = after_break && lines.peek().is_some_and(|l| l.trim().is_empty());
+        if alone && is_subhead(line) {
+            subheads.push((text.len(), text.len() + line.len()));
+        }
+        text.push_str(line);
+        text.push('\n');
+        after_break = false;
     }
     let lede_end = lede_end.unwrap_or_else(|| {
         let body = &text[body_start..];
@@ -91,14 +118,44 @@ fn build_doc(a: &Article, body_ref_words: f64) -> Doc {
         1.0
     };
     let dateline_end = title_end + dateline_len(&text[title_end..]);
+    subheads.retain(|&(start, _)| start >= lede_end);
     Doc {
         text,
         title_end,
         lede_end,
         dateline_end,
+        subheads,
         title_case,
         body_scale,
     }
+}
+
+/// A line that reads as a section heading: two to twelve words, no sentence punctuation at its
+/// end ("China must 'do more' to pressure North Korea"). Only lines standing alone between
+/// paragraphs are asked.
+fn is_subhead(line: &str) -> bool {
+    let line = line.trim();
+    // Most lines asked are whole paragraphs: stop counting past the limit.
+    let words = line.split_whitespace().take(13).count();
+    // Credits and captions stand alone too, and name places ("Reporting by ... in Washington").
+    const NOT: &[&str] = &[
+        "By ",
+        "by ",
+        "Reporting",
+        "Additional reporting",
+        "Writing by",
+        "Editing by",
+        "Photo",
+        "Image",
+        "Picture",
+        "Video",
+        "Source",
+        "Copyright",
+        "©",
+    ];
+    (2..=12).contains(&words)
+        && !line.ends_with(['.', '!', '?', ':', ';', ',', '"', '\u{201d}'])
+        && !NOT.iter().any(|p| line.starts_with(p))
 }
 
 /// `text.split_whitespace().count()`, counted in one pass over the bytes: the iterator does
@@ -181,6 +238,8 @@ impl Doc {
             Zone::Title
         } else if p < self.lede_end {
             Zone::Lede
+        } else if self.subheads.iter().any(|&(s, e)| s <= p && p < e) {
+            Zone::Subhead
         } else {
             Zone::Body
         }
@@ -194,7 +253,8 @@ fn zone_weight(tax: &Taxonomy, doc: &Doc, zone: Zone, body_word: usize) -> f64 {
     let c = &tax.config;
     match zone {
         Zone::Title => c.title_weight,
-        Zone::Lede => c.lede_weight,
+        // A subheading says what its section is about, as the lede does for the article.
+        Zone::Lede | Zone::Subhead => c.lede_weight,
         Zone::Body if (body_word as f64) < c.body_full_words => c.body_weight,
         Zone::Body => c.body_weight * doc.body_scale,
     }
@@ -375,7 +435,7 @@ impl Scored {
     /// term and as the organisation): the words are one mention, worth the larger weight.
     /// `head` says whether a title or lede mention adds to the headline score.
     fn add_topic(&mut self, topic: usize, weight: f64, head: bool, m: TopicMention) {
-        let head = head && m.zone != Zone::Body;
+        let head = head && m.zone.is_head();
         if let Some(prev) = self
             .span_topics
             .iter_mut()
@@ -559,7 +619,7 @@ fn score_mentions(
                 if let Some(t) = &mut s.trace {
                     t.push((false, c, m.term, zone, kind_weight(kind), body_word));
                 }
-                if zone != Zone::Body {
+                if zone.is_head() {
                     s.head_countries[c] = true;
                 }
             }
@@ -962,5 +1022,51 @@ mod topic_count_tests {
         let base = |term: &str| h.iter().find(|(t, _)| t == term).map(|h| h.1);
         let (eu, un) = (base("EU"), base("the UN").or(base("UN")));
         assert_eq!(eu.zip(un).map(|(e, u)| e / u), Some(0.5), "{h:?}");
+    }
+}
+
+#[cfg(test)]
+mod zone_tests {
+    use crate::tag::{raw_scores, Taxonomy};
+    use std::path::Path;
+
+    fn zones(body: &str, code: &str) -> Vec<String> {
+        let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config"));
+        let tax = Taxonomy::load(&dir.join("topics.toml"), &dir.join("countries.toml")).unwrap();
+        let a = crate::normalize::normalize(crate::model::RawArticle {
+            title: Some("Talks".into()),
+            content_text: Some(body.into()),
+            ..Default::default()
+        })
+        .unwrap();
+        raw_scores(&tax, &a)["countries"][code]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|h| h[1].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// The lede is the first paragraph: a blank line ends it, however short it is.
+    #[test]
+    fn the_lede_ends_at_the_first_paragraph_break() {
+        let body = "Iran and Iraq held talks on Monday.\n\nFrance welcomed the talks later.";
+        assert_eq!(zones(body, "IR"), ["lede"]);
+        assert_eq!(zones(body, "FR"), ["body"]);
+    }
+
+    /// A short line standing alone between paragraphs is a section heading, weighted like the
+    /// lede; a credit line is not.
+    #[test]
+    fn a_short_line_between_paragraphs_is_a_subheading() {
+        let body = "Iran and Iraq held talks on Monday, officials in both capitals said.\n\n\
+                    Second paragraph about the talks.\n\n\
+                    China must do more on North Korea\n\n\
+                    The talks went on.\n\n\
+                    By a reporter in Mexico\n\n\
+                    The end of the story.";
+        assert_eq!(zones(body, "CN"), ["subhead"]);
+        assert_eq!(zones(body, "KP"), ["subhead"]);
+        assert_eq!(zones(body, "MX"), ["body"]);
     }
 }
