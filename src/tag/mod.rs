@@ -64,8 +64,8 @@ pub struct TagHit {
 
 /// Why a topic, country or organisation was tagged: every matched term, where and how often.
 ///
-/// Typed rather than a `serde_json::Value`: building a map per row was a tenth of the
-/// tagger's time on feed items, and its text was only ever written out again. Fields are in
+/// Typed rather than a `serde_json::Value`: building a map per row was a third of the tag
+/// stage on feed items, and its text was only ever written out again. Fields are in
 /// alphabetical order so the JSON is byte for byte what the sorted `Value` maps gave (the
 /// stored evidence is a public interface).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -80,7 +80,7 @@ pub struct MentionRow {
     pub alias: Option<&'static str>,
     pub count: u32,
     pub term: Arc<str>,
-    /// title, lede or body.
+    /// title, lede, subhead or body.
     #[serde(rename = "where")]
     pub zone: &'static str,
 }

@@ -1009,6 +1009,27 @@ mod topic_count_tests {
         assert_eq!(battle, vec![2.5], "{h:?}");
     }
 
+    /// A negative `topic_weight` is refused at load, naming the file and the organisation.
+    #[test]
+    fn a_negative_topic_weight_is_refused() {
+        let src = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config"));
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["topics.toml", "countries.toml", "flag-model.toml"] {
+            let text = std::fs::read_to_string(src.join(f)).unwrap();
+            let text = text.replacen("topic_weight = 0.5", "topic_weight = -1.0", 1);
+            std::fs::write(dir.path().join(f), text).unwrap();
+        }
+        let topics = dir.path().join("topics.toml");
+        let err = Taxonomy::load(&topics, &dir.path().join("countries.toml"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("topics.toml") && err.contains("org EU: topic_weight"),
+            "{err}"
+        );
+    }
+
     /// An organisation's `topic_weight` scales what its mentions add to its topics: the EU
     /// (0.5 in the shipped taxonomy) adds half of what the UN does.
     #[test]
