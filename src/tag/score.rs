@@ -959,7 +959,7 @@ mod utf8_cut_tests {
 }
 
 #[cfg(test)]
-mod topic_count_tests {
+mod scoring_tests {
     use crate::tag::{raw_scores, Taxonomy};
     use std::path::Path;
 
@@ -1044,23 +1044,11 @@ mod topic_count_tests {
         let (eu, un) = (base("EU"), base("the UN").or(base("UN")));
         assert_eq!(eu.zip(un).map(|(e, u)| e / u), Some(0.5), "{h:?}");
     }
-}
 
-#[cfg(test)]
-mod zone_tests {
-    use crate::tag::{raw_scores, Taxonomy};
-    use std::path::Path;
-
+    /// Where each hit of country `code` is, in an article with this body.
     fn zones(body: &str, code: &str) -> Vec<String> {
-        let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config"));
-        let tax = Taxonomy::load(&dir.join("topics.toml"), &dir.join("countries.toml")).unwrap();
-        let a = crate::normalize::normalize(crate::model::RawArticle {
-            title: Some("Talks".into()),
-            content_text: Some(body.into()),
-            ..Default::default()
-        })
-        .unwrap();
-        raw_scores(&tax, &a)["countries"][code]
+        let a = article("Talks", body);
+        raw_scores(&taxonomy(), &a)["countries"][code]
             .as_array()
             .into_iter()
             .flatten()
