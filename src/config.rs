@@ -307,6 +307,7 @@ impl Config {
             });
         }
 
+        check_schedule(&raw.schedule, text, &shown)?;
         raw.dedupe.validate().map_err(|e| ConfigError::Parse {
             path: shown.clone(),
             message: format!("[dedupe]: {e}"),
@@ -333,6 +334,51 @@ impl Config {
             feeds,
         })
     }
+}
+
+/// Bounds that must be in order: each (shorter, longer) pair of `[schedule]`.
+fn check_schedule(
+    s: &crate::schedule::ScheduleConfig,
+    text: &str,
+    path: &Path,
+) -> Result<(), ConfigError> {
+    let pairs = [
+        (
+            "min_interval",
+            s.min_interval,
+            "max_interval",
+            s.max_interval,
+        ),
+        ("backoff_base", s.backoff_base, "backoff_cap", s.backoff_cap),
+    ];
+    for (short, a, long, b) in pairs {
+        if a > b {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line: key_line(text, short)
+                    .or_else(|| key_line(text, long))
+                    .unwrap_or(1),
+                key: format!("schedule.{short}"),
+                message: format!(
+                    "{} is longer than {long} ({}): it must not be",
+                    humantime::format_duration(a),
+                    humantime::format_duration(b)
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The line where `key = ...` is written, if it is.
+fn key_line(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            l.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map(|i| i + 1)
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -385,6 +431,28 @@ pub fn positive<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn schedule_bounds_out_of_order_are_rejected_with_their_line() {
+        let text = "[schedule]\nmax_interval = \"6h\"\nmin_interval = \"7h\"\n";
+        let e = Config::parse(text, Some(Path::new("c.toml")))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with(
+                "c.toml, line 3: `schedule.min_interval`: 7h is longer than max_interval (6h)"
+            ),
+            "{e}"
+        );
+        let text = "[schedule]\nbackoff_cap = \"1m\"\n";
+        let e = Config::parse(text, None).unwrap_err().to_string();
+        assert!(e.contains("line 2: `schedule.backoff_base`"), "{e}");
+        Config::parse(
+            "[schedule]\nmin_interval = \"6h\"\nmax_interval = \"6h\"\n",
+            None,
+        )
+        .unwrap();
+    }
 
     #[test]
     fn defaults_apply_to_an_empty_file() {

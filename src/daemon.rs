@@ -225,20 +225,9 @@ fn tick(read: &rusqlite::Connection, health: &Health, writer: &Writer, last_poll
     health.scheduler_tick();
     health.set_writer_queue_depth(writer.queue_depth());
     let _ = notify::watchdog();
-    let counts: rusqlite::Result<(i64, i64, i64)> = read.query_row(
-        "SELECT coalesce(sum(enabled = 1 AND consecutive_errors = 0), 0),
-                coalesce(sum(enabled = 1 AND consecutive_errors > 0), 0),
-                coalesce(sum(enabled = 0), 0)
-           FROM feeds WHERE kind = 'feed'",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-    );
-    if let Ok((ok, failing, disabled)) = counts {
-        let (ok, failing, disabled) = (
-            ok.max(0) as u64,
-            failing.max(0) as u64,
-            disabled.max(0) as u64,
-        );
+    // A failed count skips this tick's gauges; the next tick tries again.
+    if let Ok(states) = crate::store::feeds::state_counts(read) {
+        let (ok, failing, disabled) = (states.new + states.ok, states.failing, states.disabled);
         events::FeedCounts {
             ok,
             failing,

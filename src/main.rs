@@ -2,21 +2,35 @@
 //! (0 ok, 1 runtime failure, 2 bad usage or config).
 
 use clap::Parser;
-use newsdesk::cli::{run, Cli, UsageError};
+use newsdesk::cli::{run, Cli, Command, UsageError};
 use newsdesk::config::ConfigError;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Run) {
+        restore_sigpipe();
+    }
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", newsdesk::cli::cause_once(&e));
             let usage = e.downcast_ref::<ConfigError>().is_some()
                 || e.downcast_ref::<UsageError>().is_some()
                 || e.downcast_ref::<newsdesk::logging::LogError>().is_some()
                 || e.downcast_ref::<newsdesk::tag::TaxonomyError>().is_some();
             ExitCode::from(if usage { 2 } else { 1 })
         }
+    }
+}
+
+/// Rust ignores SIGPIPE, so `newsdesk tags | head` made println! panic (exit 101) once head
+/// exited. Commands that print end the way other Unix tools do on a closed pipe (141, quiet).
+/// The daemon keeps ignoring it: its writes go to sockets and the journal, not to a reader
+/// that may leave.
+fn restore_sigpipe() {
+    // SAFETY: called first thing in main, before any thread exists; SIG_DFL is a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

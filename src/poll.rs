@@ -183,7 +183,7 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedRow) -> PollSummary {
             if e.kind() == crate::fetch::FetchErrorKind::Gone {
                 record.gone = Some(format!("410 Gone at {}", ts(Utc::now())));
             }
-            failed(e.kind().as_str(), e.to_string(), hints)
+            failed(e.kind().as_str(), e.text_for(req.url.as_str()), hints)
         })?;
         record.status = Some(resp.status);
         record.bytes = resp.bytes;

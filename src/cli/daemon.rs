@@ -45,6 +45,8 @@ fn watch_signals(token: CancellationToken, reload: Arc<Notify>) -> anyhow::Resul
 }
 
 pub fn run(config: Config) -> anyhow::Result<u8> {
+    // Two daemons on one database would poll every feed twice and race on its state.
+    let _lock = crate::store::lock::lock_daemon(&config.store.path)?;
     let rt = runtime()?;
     rt.block_on(async move {
         let token = CancellationToken::new();

@@ -3,9 +3,10 @@
 use super::output::{cut, table};
 use super::UsageError;
 use crate::config::Config;
-use crate::store::feeds::{self, AddOutcome};
+use crate::store::feeds::{self, AddOutcome, FeedRow, FeedState};
 use clap::Subcommand;
-use std::path::PathBuf;
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Subcommand)]
 pub enum FeedCommand {
@@ -37,151 +38,195 @@ pub enum FeedCommand {
 
 pub fn run(config: &Config, cmd: FeedCommand, json: bool) -> anyhow::Result<u8> {
     let conn = crate::store::open_write(&config.store.path, config.store.busy_timeout)?;
-    let find = |key: &str| -> anyhow::Result<feeds::FeedRow> {
-        feeds::find(&conn, key)?
-            .ok_or_else(|| UsageError(format!("no feed with id or URL `{key}`")).into())
-    };
     match cmd {
         FeedCommand::Add {
             url,
             title,
             interval,
-        } => {
-            let parsed = url::Url::parse(&url)
-                .map_err(|e| UsageError(format!("`{url}` is not a URL: {e}")))?;
-            if !matches!(parsed.scheme(), "http" | "https") {
-                return Err(UsageError(format!("`{url}`: only http and https feeds")).into());
-            }
-            let interval = interval
-                .as_deref()
-                .map(crate::config::parse_duration)
-                .transpose()
-                .map_err(|e| UsageError(format!("--interval: {e}")))?
-                .map(|d| d.as_secs() as i64);
-            let outcome = feeds::add(&conn, parsed.as_str(), title.as_deref(), interval, "cli")?;
-            let (id, added) = match outcome {
-                AddOutcome::Added(id) => (id, true),
-                AddOutcome::Exists(id) => (id, false),
-            };
-            if json {
-                println!(
-                    "{}",
-                    serde_json::json!({"id": id, "url": parsed.as_str(), "added": added})
-                );
-            } else if added {
-                println!("added feed {id}: {parsed}");
-            } else {
-                println!("feed {id} already subscribed: {parsed}");
-            }
-            Ok(0)
-        }
-        FeedCommand::List => {
-            let list = feeds::list(&conn)?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
-                return Ok(0);
-            }
-            let rows: Vec<Vec<String>> = list
-                .iter()
-                .map(|f| {
-                    let state = if !f.enabled {
-                        format!(
-                            "disabled: {}",
-                            f.disabled_reason.as_deref().unwrap_or("by user")
-                        )
-                    } else if f.consecutive_errors > 0 {
-                        format!(
-                            "failing x{}: {}",
-                            f.consecutive_errors,
-                            f.last_error.as_deref().unwrap_or("?")
-                        )
-                    } else if f.last_polled_at.is_some() {
-                        "ok".into()
-                    } else {
-                        "new".into()
-                    };
-                    vec![
-                        f.id.to_string(),
-                        cut(&state, 40),
-                        f.articles.to_string(),
-                        f.last_polled_at.clone().unwrap_or_else(|| "never".into()),
-                        match &f.title {
-                            Some(t) => format!("{t} <{}>", f.url),
-                            None => f.url.clone(),
-                        },
-                    ]
-                })
-                .collect();
-            table(&["ID", "STATE", "ARTICLES", "LAST POLL", "FEED"], &rows);
-            Ok(0)
-        }
+        } => add(
+            config,
+            &conn,
+            &url,
+            title.as_deref(),
+            interval.as_deref(),
+            json,
+        ),
+        FeedCommand::List => list(&conn, json),
         FeedCommand::Remove { feed } => {
-            let f = find(&feed)?;
+            let f = find(&conn, &feed)?;
             feeds::remove(&conn, f.id)?;
             println!("removed feed {}: {}", f.id, f.url);
             Ok(0)
         }
         FeedCommand::Enable { feed } => {
-            let f = find(&feed)?;
+            let f = find(&conn, &feed)?;
             feeds::set_enabled(&conn, f.id, true, None)?;
             println!("enabled feed {}: {}", f.id, f.url);
             Ok(0)
         }
         FeedCommand::Disable { feed } => {
-            let f = find(&feed)?;
+            let f = find(&conn, &feed)?;
             feeds::set_enabled(&conn, f.id, false, Some("disabled by user"))?;
             println!("disabled feed {}: {}", f.id, f.url);
             Ok(0)
         }
-        FeedCommand::Import { file } => {
-            let xml = std::fs::read_to_string(&file)
-                .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", file.display()))?;
-            let (list, skipped) = crate::opml::import(&xml)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-            let (mut added, mut existing) = (0, 0);
-            for f in &list {
-                match feeds::add(&conn, f.url.as_str(), f.title.as_deref(), None, "opml")? {
-                    AddOutcome::Added(_) => added += 1,
-                    AddOutcome::Exists(_) => existing += 1,
-                }
-            }
-            for s in &skipped {
-                eprintln!(
-                    "warning: {}: skipped outline with unusable xmlUrl `{s}`",
-                    file.display()
-                );
-            }
-            if json {
-                println!(
-                    "{}",
-                    serde_json::json!({"added": added, "existing": existing, "skipped": skipped})
-                );
-            } else {
-                println!(
-                    "{added} feeds added, {existing} already subscribed, {} skipped",
-                    skipped.len()
-                );
-            }
-            Ok(0)
+        FeedCommand::Import { file } => import(&conn, &file, json),
+        FeedCommand::Export { output } => export(&conn, output.as_deref()),
+    }
+}
+
+fn find(conn: &Connection, key: &str) -> anyhow::Result<FeedRow> {
+    feeds::find(conn, key)?
+        .ok_or_else(|| UsageError(format!("no feed with id or URL `{key}`")).into())
+}
+
+fn add(
+    config: &Config,
+    conn: &Connection,
+    url: &str,
+    title: Option<&str>,
+    interval: Option<&str>,
+    json: bool,
+) -> anyhow::Result<u8> {
+    let parsed =
+        url::Url::parse(url).map_err(|e| UsageError(format!("`{url}` is not a URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(UsageError(format!("`{url}`: only http and https feeds")).into());
+    }
+    let interval = interval
+        .map(crate::config::parse_duration)
+        .transpose()
+        .map_err(|e| UsageError(format!("--interval: {e}")))?
+        .map(|d| d.as_secs() as i64);
+    if !config.fetch.allow_private_addresses && is_private_host(&parsed) {
+        eprintln!(
+            "warning: {parsed} is not a public address: polls will refuse it unless \
+             `[fetch] allow_private_addresses = true` is set in the config"
+        );
+    }
+    let (id, added) = match feeds::add(conn, parsed.as_str(), title, interval, "cli")? {
+        AddOutcome::Added(id) => (id, true),
+        AddOutcome::Exists(id) => (id, false),
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"id": id, "url": parsed.as_str(), "added": added})
+        );
+    } else if added {
+        println!("added feed {id}: {parsed}");
+    } else {
+        println!("feed {id} already subscribed: {parsed}");
+    }
+    Ok(0)
+}
+
+/// A host the fetcher will refuse, as far as can be told without a DNS lookup.
+fn is_private_host(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => crate::fetch::is_forbidden(ip.into()),
+        Some(url::Host::Ipv6(ip)) => crate::fetch::is_forbidden(ip.into()),
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
         }
-        FeedCommand::Export { output } => {
-            let list: Vec<crate::opml::OpmlFeed> = feeds::list(&conn)?
-                .into_iter()
-                .filter_map(|f| {
-                    Some(crate::opml::OpmlFeed {
-                        url: url::Url::parse(&f.url).ok()?,
-                        title: f.title,
-                        site_url: f.site_url,
-                    })
-                })
-                .collect();
-            let xml = crate::opml::export(&list)?;
-            match output {
-                Some(path) => std::fs::write(&path, xml)
-                    .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", path.display()))?,
-                None => println!("{xml}"),
-            }
-            Ok(0)
+        None => false,
+    }
+}
+
+/// The STATE column: the state, and for a failing or disabled feed why.
+fn state_text(f: &FeedRow) -> String {
+    match f.state() {
+        FeedState::Disabled => format!(
+            "disabled: {}",
+            f.disabled_reason.as_deref().unwrap_or("by user")
+        ),
+        FeedState::Failing => format!(
+            "failing x{}: {}",
+            f.consecutive_errors,
+            f.last_error.as_deref().unwrap_or("?")
+        ),
+        FeedState::Ok => "ok".into(),
+        FeedState::New => "new".into(),
+    }
+}
+
+fn list(conn: &Connection, json: bool) -> anyhow::Result<u8> {
+    let list = feeds::list(conn)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(0);
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|f| {
+            vec![
+                f.id.to_string(),
+                match super::output::width() {
+                    Some(_) => cut(&state_text(f), 48),
+                    None => state_text(f),
+                },
+                f.articles.to_string(),
+                f.last_polled_at.clone().unwrap_or_else(|| "never".into()),
+                match &f.title {
+                    Some(t) => format!("{t} <{}>", f.url),
+                    None => f.url.clone(),
+                },
+            ]
+        })
+        .collect();
+    table(&["ID", "STATE", "ARTICLES", "LAST POLL", "FEED"], &rows);
+    Ok(0)
+}
+
+fn import(conn: &Connection, file: &Path, json: bool) -> anyhow::Result<u8> {
+    let xml = std::fs::read_to_string(file)
+        .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", file.display()))?;
+    let (list, skipped) =
+        crate::opml::import(&xml).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let (mut added, mut existing) = (0, 0);
+    for f in &list {
+        match feeds::add(conn, f.url.as_str(), f.title.as_deref(), None, "opml")? {
+            AddOutcome::Added(_) => added += 1,
+            AddOutcome::Exists(_) => existing += 1,
         }
     }
+    for s in &skipped {
+        eprintln!(
+            "warning: {}: skipped outline with unusable xmlUrl `{s}`",
+            file.display()
+        );
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"added": added, "existing": existing, "skipped": skipped})
+        );
+    } else {
+        println!(
+            "{added} feeds added, {existing} already subscribed, {} skipped",
+            skipped.len()
+        );
+    }
+    Ok(0)
+}
+
+fn export(conn: &Connection, output: Option<&Path>) -> anyhow::Result<u8> {
+    let list: Vec<crate::opml::OpmlFeed> = feeds::list(conn)?
+        .into_iter()
+        .filter_map(|f| {
+            Some(crate::opml::OpmlFeed {
+                url: url::Url::parse(&f.url).ok()?,
+                title: f.title,
+                site_url: f.site_url,
+            })
+        })
+        .collect();
+    let xml = crate::opml::export(&list)?;
+    match output {
+        Some(path) => std::fs::write(path, xml)
+            .map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", path.display()))?,
+        None => println!("{xml}"),
+    }
+    Ok(0)
 }

@@ -1,5 +1,6 @@
 //! `newsdesk ingest FILE...`: local files through the same pipeline and writer as feeds.
 
+use super::output::Progress;
 use crate::config::Config;
 use crate::ingest::{read_path, LocalItem};
 use crate::pipeline::Tagger;
@@ -18,13 +19,19 @@ struct Summary {
     revised: usize,
     failed: usize,
     errors: Vec<String>,
+    #[serde(skip)]
+    progress: Progress,
 }
 
 pub fn run(config: &Config, files: &[PathBuf], json: bool) -> anyhow::Result<u8> {
     let (writer, writer_thread) = Writer::start(config, None)?;
     let tagger = Tagger::load(config)?;
-    let mut summary = Summary::default();
+    let mut summary = Summary {
+        progress: Progress::on_terminal(),
+        ..Summary::default()
+    };
     let mut report = |summary: &mut Summary, msg: String| {
+        summary.progress.clear();
         eprintln!("error: {msg}");
         summary.failed += 1;
         summary.errors.push(msg);
@@ -101,6 +108,7 @@ pub fn run(config: &Config, files: &[PathBuf], json: bool) -> anyhow::Result<u8>
         anyhow::bail!("the store writer thread panicked");
     }
 
+    summary.progress.clear();
     if json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
@@ -206,7 +214,13 @@ impl InFlight {
                     Source::Local { name, .. } => name.clone(),
                     Source::Feed(id) => format!("feed {id}"),
                 };
-                tracing::info!(
+                summary.progress.show(&format!(
+                    "{} records stored ({} new)",
+                    summary.new + summary.repeats + summary.revised,
+                    summary.new
+                ));
+                // The summary line says it all; per batch is for debugging.
+                tracing::debug!(
                     source = %name,
                     items = count,
                     new = outcome.new_count(),

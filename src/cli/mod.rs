@@ -1,7 +1,9 @@
 //! The command line (SPEC section 8). `main.rs` parses it and maps the result to an exit code:
 //! 0 ok, 1 runtime failure, 2 bad usage or config.
 
+mod check;
 mod daemon;
+mod db;
 mod feed;
 mod ingest;
 mod output;
@@ -48,32 +50,7 @@ pub enum Command {
         files: Vec<PathBuf>,
     },
     /// Full-text search (SQLite FTS5 syntax: words, "phrases", OR, NOT, prefix*).
-    Search {
-        query: String,
-        /// Only articles since a time: a duration ago ("7d", "12h") or a date ("2026-02-01").
-        #[arg(long)]
-        since: Option<String>,
-        #[arg(long, default_value_t = 20)]
-        limit: usize,
-        /// Only articles with this topic tag (e.g. sanctions).
-        #[arg(long)]
-        topic: Option<String>,
-        /// Only articles tagged with this ISO 3166-1 alpha-2 country (e.g. KP).
-        #[arg(long)]
-        country: Option<String>,
-        /// Only articles tagged with this organisation (e.g. NATO).
-        #[arg(long)]
-        org: Option<String>,
-        /// Only foreign-policy articles.
-        #[arg(long)]
-        foreign_policy: bool,
-        /// One line per story: near duplicates folded into the earliest article (the default).
-        #[arg(long, overrides_with = "all")]
-        collapse: bool,
-        /// Every matching article, near duplicates included.
-        #[arg(long)]
-        all: bool,
-    },
+    Search(query::SearchArgs),
     /// Show one article: text, sightings, tags and why.
     Show { id: i64 },
     /// Counts of what the store holds.
@@ -87,8 +64,9 @@ pub enum Command {
     },
     /// Re-apply the taxonomy (after editing it) to stored articles.
     Retag {
-        /// Only articles published (or first seen) since: "30d" or a date.
-        #[arg(long)]
+        /// Only articles published (or first seen) since: a duration ago with its unit ("30d",
+        /// "12h", "90m") or a date ("2026-02-01").
+        #[arg(long, value_name = "30d|12h|DATE")]
         since: Option<String>,
     },
     /// Measure the tagger against labelled articles (precision, recall, F1), no database.
@@ -111,18 +89,8 @@ pub enum Command {
     /// Database maintenance.
     Db {
         #[command(subcommand)]
-        command: DbCommand,
+        command: db::DbCommand,
     },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum DbCommand {
-    /// Create the database or bring its schema up to date.
-    Migrate,
-    /// Apply retention now: `[store] retention_days` for articles, `fetch_log_days` for polls.
-    Prune,
-    /// Rebuild the database file to reclaim space after large deletions.
-    Vacuum,
 }
 
 /// Errors that mean "you asked for something wrong" (exit 2) rather than "it failed" (exit 1).
@@ -130,43 +98,38 @@ pub enum DbCommand {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-/// Run a parsed command line; Ok carries the exit code.
+/// The error's message with each cause appended once: a cause whose text the message
+/// already holds (many errors quote their source) is not repeated.
+pub fn cause_once(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            text.push_str(": ");
+            text.push_str(&c);
+        }
+    }
+    text
+}
+
+/// Run a parsed command line; Ok carries the exit code. One line per command: each command
+/// lives in its own module.
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     let path = Config::locate(cli.config.as_deref())?;
     let config = Config::load(&path)?;
     crate::logging::init(&config.log)?;
+    let json = cli.json;
     match cli.command {
         Command::Run => daemon::run(config),
-        Command::Poll { once: _, all } => daemon::poll_once(config, all, cli.json),
-        Command::Ingest { files } => ingest::run(&config, &files, cli.json),
-        Command::Search {
-            query,
-            since,
-            limit,
-            topic,
-            country,
-            org,
-            foreign_policy,
-            collapse: _,
-            all,
-        } => {
-            let since = since.as_deref().map(parse_since).transpose()?;
-            let q = crate::store::read::SearchQuery {
-                text: query,
-                since,
-                limit,
-                topic,
-                country: country.map(|c| c.to_ascii_uppercase()),
-                org,
-                foreign_policy_only: foreign_policy,
-                collapse: !all,
-            };
-            query::search(&config, &q, cli.json)
-        }
-        Command::Tags { counts } => tags::list(&config, counts, cli.json),
+        Command::Poll { once: _, all } => daemon::poll_once(config, all, json),
+        Command::Ingest { files } => ingest::run(&config, &files, json),
+        Command::Search(args) => query::search(&config, args, json),
+        Command::Show { id } => query::show(&config, id, json),
+        Command::Status => query::status(&config, json),
+        Command::Tags { counts } => tags::list(&config, counts, json),
         Command::Retag { since } => {
             let since = since.as_deref().map(parse_since).transpose()?;
-            tags::retag(&config, since, cli.json)
+            tags::retag(&config, since, json)
         }
         Command::Eval {
             articles,
@@ -177,102 +140,30 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             &articles,
             labels.as_deref(),
             predictions.as_deref(),
-            cli.json,
+            json,
         ),
-        Command::Feed { command } => feed::run(&config, command, cli.json),
-        Command::Show { id } => query::show(&config, id, cli.json),
-        Command::Status => query::status(&config, cli.json),
-        Command::CheckConfig => {
-            check_config(&config)?;
-            if cli.json {
-                println!("{}", serde_json::json!({"ok": true, "config": path}));
-            } else {
-                println!("{}: ok ({} feeds)", path.display(), config.feeds.len());
-            }
-            Ok(0)
-        }
-        Command::Db {
-            command: DbCommand::Prune,
-        } => {
-            let mut conn = crate::store::open_write(&config.store.path, config.store.busy_timeout)?;
-            let p = crate::store::prune::prune(
-                &mut conn,
-                config.store.retention_days,
-                config.store.fetch_log_days,
-            )?;
-            if cli.json {
-                println!("{}", serde_json::to_string(&p)?);
-            } else {
-                println!(
-                    "pruned {} articles and {} poll records",
-                    p.articles, p.fetches
-                );
-            }
-            Ok(0)
-        }
-        Command::Db {
-            command: DbCommand::Vacuum,
-        } => {
-            let conn = crate::store::open_write(&config.store.path, config.store.busy_timeout)?;
-            conn.execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")?;
-            println!("{}: vacuumed", config.store.path.display());
-            Ok(0)
-        }
-        Command::Db {
-            command: DbCommand::Migrate,
-        } => {
-            let mut conn = crate::store::open_write(&config.store.path, config.store.busy_timeout)?;
-            let applied = crate::store::migrate::migrate(&mut conn, &config.store.path)?;
-            let version = crate::store::migrate::schema_version(&conn)?;
-            // The index mode is part of bringing the database in line with the config.
-            let fts = config.store.fts;
-            let reindexed = crate::store::fts::set_mode(&mut conn, fts)?;
-            if cli.json {
-                println!(
-                    "{}",
-                    serde_json::json!({
-                        "database": config.store.path,
-                        "schema_version": version,
-                        "fts": fts.as_str(),
-                        "reindexed": reindexed.map(|r| r.articles),
-                    })
-                );
-            } else {
-                println!(
-                    "{}: schema version {version} ({} applied now), full-text index {}{}",
-                    config.store.path.display(),
-                    applied.len(),
-                    fts.as_str(),
-                    match reindexed {
-                        Some(r) => format!(
-                            " (was {}; {} articles reindexed)",
-                            r.from.as_str(),
-                            r.articles
-                        ),
-                        None => String::new(),
-                    }
-                );
-            }
-            Ok(0)
-        }
+        Command::CheckConfig => check::run(&config, &path, json),
+        Command::Feed { command } => feed::run(&config, command, json),
+        Command::Db { command } => db::run(&config, command, json),
     }
 }
 
-/// Everything `check-config` can verify without side effects beyond parsing.
-fn check_config(config: &Config) -> anyhow::Result<()> {
-    crate::pipeline::Tagger::load(config).map_err(|e| UsageError(e.to_string()))?;
-    crate::fetch::Fetcher::new(&config.fetch).map_err(|e| UsageError(e.to_string()))?;
-    Ok(())
-}
-
 /// `--since`: "7d" / "12h" (that long ago) or a date / RFC 3339 time, to ISO-8601 UTC text.
+/// A bare number is refused: "7" read as seconds surprised everyone who meant days.
 pub fn parse_since(s: &str) -> anyhow::Result<String> {
-    if let Ok(d) = crate::config::parse_duration(s) {
+    let t = s.trim();
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(UsageError(format!(
+            "--since {t}: give a unit: {t}d (days), {t}h (hours) or {t}m (minutes), or a date like 2026-02-01"
+        ))
+        .into());
+    }
+    if let Ok(d) = crate::config::parse_duration(t) {
         let d =
             chrono::Duration::from_std(d).map_err(|e| UsageError(format!("--since {s}: {e}")))?;
         return Ok(crate::store::ts(chrono::Utc::now() - d));
     }
-    crate::model::parse_timestamp(s)
+    crate::model::parse_timestamp(t)
         .map(crate::store::ts)
         .ok_or_else(|| {
             UsageError(format!(

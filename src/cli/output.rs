@@ -1,12 +1,19 @@
-//! Terminal output: aligned columns cut to the terminal's width.
+//! Terminal output: aligned columns, cut to the terminal's width on a terminal only.
 
-/// Width to fit tables into: $COLUMNS when set, else 100.
-pub fn width() -> usize {
-    std::env::var("COLUMNS")
+use std::io::IsTerminal;
+
+/// Width to fit tables into: None when stdout is not a terminal (a pipe or a file wants whole
+/// lines: `search | grep` must see the snippet); else $COLUMNS, else 100.
+pub fn width() -> Option<usize> {
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    let w = std::env::var("COLUMNS")
         .ok()
         .and_then(|c| c.parse().ok())
         .filter(|&w: &usize| w >= 40)
-        .unwrap_or(100)
+        .unwrap_or(100);
+    Some(w)
 }
 
 /// Cut `s` to `max` characters, marking the cut.
@@ -30,12 +37,15 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) {
         }
     }
     let fixed: usize = widths[..cols - 1].iter().map(|w| w + 2).sum();
-    let last = width().saturating_sub(fixed).max(20);
+    let last = width().map(|w| w.saturating_sub(fixed).max(20));
     let line = |cells: Vec<String>| {
         let mut out = String::new();
         for (i, cell) in cells.iter().enumerate() {
             if i + 1 == cols {
-                out.push_str(&cut(cell, last));
+                match last {
+                    Some(last) => out.push_str(&cut(cell, last)),
+                    None => out.push_str(&cell.replace(['\n', '\t'], " ")),
+                }
             } else {
                 out.push_str(&format!("{:<w$}  ", cell, w = widths[i]));
             }
@@ -45,5 +55,37 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) {
     line(header.iter().map(|h| h.to_string()).collect());
     for row in rows {
         line(row.clone());
+    }
+}
+
+/// A count redrawn in place on stderr while a long command works: on a terminal only, so
+/// logs and pipes never see the escape codes.
+#[derive(Debug, Default)]
+pub struct Progress {
+    on: bool,
+    shown: bool,
+}
+
+impl Progress {
+    pub fn on_terminal() -> Progress {
+        Progress {
+            on: std::io::stderr().is_terminal(),
+            shown: false,
+        }
+    }
+
+    pub fn show(&mut self, text: &str) {
+        if self.on {
+            eprint!("\r\x1b[K{text}");
+            self.shown = true;
+        }
+    }
+
+    /// Erase the line before anything else is printed.
+    pub fn clear(&mut self) {
+        if self.shown {
+            eprint!("\r\x1b[K");
+            self.shown = false;
+        }
     }
 }

@@ -1,15 +1,72 @@
 //! `search`, `show`, `status`: read-only views of the store.
 
 use super::output::{cut, table};
+use super::UsageError;
 use crate::config::Config;
-use crate::store::{open_read, read};
+use crate::store::{open_read, read, StoreError};
+use crate::tag::{TagDef, TagKind, Taxonomy};
 
 fn reader(config: &Config) -> anyhow::Result<rusqlite::Connection> {
     Ok(open_read(&config.store.path, config.store.busy_timeout)?)
 }
 
-pub fn search(config: &Config, q: &read::SearchQuery, json: bool) -> anyhow::Result<u8> {
-    let hits = read::search(&reader(config)?, q)?;
+#[derive(Debug, clap::Args)]
+pub struct SearchArgs {
+    query: String,
+    /// Only articles since a time: a duration ago with its unit ("7d" days, "12h" hours, "30m"
+    /// minutes) or a date ("2026-02-01").
+    #[arg(long, value_name = "7d|12h|DATE")]
+    since: Option<String>,
+    #[arg(long, default_value_t = 20)]
+    limit: usize,
+    /// Only articles with this topic tag (e.g. sanctions; `newsdesk tags` lists them).
+    #[arg(long)]
+    topic: Option<String>,
+    /// Only articles tagged with this ISO 3166-1 alpha-2 country (e.g. KP).
+    #[arg(long)]
+    country: Option<String>,
+    /// Only articles tagged with this organisation (e.g. NATO).
+    #[arg(long)]
+    org: Option<String>,
+    /// Only foreign-policy articles.
+    #[arg(long)]
+    foreign_policy: bool,
+    /// One line per story: near duplicates folded into the earliest article (the default).
+    #[arg(long, overrides_with = "all")]
+    collapse: bool,
+    /// Every matching article, near duplicates included.
+    #[arg(long)]
+    all: bool,
+}
+
+pub fn search(config: &Config, args: SearchArgs, json: bool) -> anyhow::Result<u8> {
+    if args.topic.is_some() || args.country.is_some() || args.org.is_some() {
+        let taxonomy = Taxonomy::load(&config.taxonomy.topics, &config.taxonomy.countries)?;
+        let defs = taxonomy.tag_defs();
+        for (kind, value) in [
+            (TagKind::Topic, &args.topic),
+            (TagKind::Country, &args.country),
+            (TagKind::Org, &args.org),
+        ] {
+            if let Some(value) = value {
+                known_tag(&defs, kind, value)?;
+            }
+        }
+    }
+    let q = read::SearchQuery {
+        text: args.query,
+        since: args.since.as_deref().map(super::parse_since).transpose()?,
+        limit: args.limit,
+        topic: args.topic,
+        country: args.country.map(|c| c.to_ascii_uppercase()),
+        org: args.org,
+        foreign_policy_only: args.foreign_policy,
+        collapse: !args.all,
+    };
+    let hits = match read::search(&reader(config)?, &q) {
+        Err(e @ StoreError::BadQuery { .. }) => return Err(UsageError(e.to_string()).into()),
+        other => other?,
+    };
     if json {
         println!("{}", serde_json::to_string_pretty(&hits)?);
         return Ok(0);
@@ -41,10 +98,42 @@ pub fn search(config: &Config, q: &read::SearchQuery, json: bool) -> anyhow::Res
     Ok(0)
 }
 
+/// A filter naming no tag the taxonomy has would silently match nothing: refuse it, with the
+/// nearest tag of that kind when one is close.
+fn known_tag(defs: &[TagDef], kind: TagKind, value: &str) -> Result<(), UsageError> {
+    let of_kind = || defs.iter().filter(|d| d.kind == kind);
+    if of_kind().any(|d| d.slug.eq_ignore_ascii_case(value)) {
+        return Ok(());
+    }
+    let wanted = value.to_lowercase();
+    let nearest = of_kind()
+        .map(|d| {
+            let slug = d.slug.to_lowercase();
+            let label = d.label.to_lowercase();
+            let score =
+                strsim::jaro_winkler(&wanted, &slug).max(strsim::jaro_winkler(&wanted, &label));
+            (score, d)
+        })
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    let hint = match nearest {
+        Some((_, d)) => format!("; did you mean `{}` ({})?", d.slug, d.label),
+        None => String::new(),
+    };
+    Err(UsageError(format!(
+        "--{} {value}: no such {} in the taxonomy{hint} (`newsdesk tags` lists them)",
+        kind.as_str(),
+        match kind {
+            TagKind::Topic => "topic",
+            TagKind::Country => "country",
+            TagKind::Org => "organisation",
+        }
+    )))
+}
+
 pub fn show(config: &Config, id: i64, json: bool) -> anyhow::Result<u8> {
     let Some(a) = read::article(&reader(config)?, id)? else {
-        eprintln!("error: no article with id {id}");
-        return Ok(1);
+        return Err(UsageError(format!("no article with id {id}")).into());
     };
     if json {
         println!("{}", serde_json::to_string_pretty(&a)?);

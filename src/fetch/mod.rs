@@ -109,7 +109,7 @@ pub enum FetchError {
     TooLarge { url: Url, limit: u64 },
     #[error("{url}: {detail}")]
     Redirect { url: Url, detail: String },
-    #[error("{url}: refused address: {detail}")]
+    #[error("{url}: refused address: {detail} (set `[fetch] allow_private_addresses = true` to poll it)")]
     RefusedAddress { url: Url, detail: String },
     #[error("{url}: reading the body failed: {detail}")]
     Body { url: Url, detail: String },
@@ -118,6 +118,20 @@ pub enum FetchError {
 }
 
 impl FetchError {
+    /// The error as stored and logged for the feed at `feed_url`: the cause alone when it
+    /// concerns that URL (the feed is named beside it), with the URL when it concerns another
+    /// (a redirect's target).
+    pub fn text_for(&self, feed_url: &str) -> String {
+        let text = self.to_string();
+        match text
+            .strip_prefix(feed_url)
+            .and_then(|t| t.strip_prefix(": "))
+        {
+            Some(cause) => cause.to_string(),
+            None => text,
+        }
+    }
+
     pub fn kind(&self) -> FetchErrorKind {
         match self {
             FetchError::InvalidUrl { .. } | FetchError::Client(_) => FetchErrorKind::InvalidUrl,
@@ -414,10 +428,17 @@ fn classify(url: &Url, e: &reqwest::Error, timeout: Duration) -> FetchError {
         if let Some(r) = s.downcast_ref::<guard::RefusedAddress>() {
             refused = Some(r.to_string());
         }
-        if !chain.is_empty() {
-            chain.push_str(": ");
+        // reqwest's and hyper's wrappers ("error sending request for url (URL)", "client
+        // error (Connect)") repeat the URL and hide the cause: the causes under them say it.
+        let text = s.to_string();
+        let wrapper =
+            text.starts_with("error sending request") || text.starts_with("client error (");
+        if !wrapper || s.source().is_none() {
+            if !chain.is_empty() {
+                chain.push_str(": ");
+            }
+            chain.push_str(text.split(" for url (").next().unwrap_or(&text));
         }
-        chain.push_str(&s.to_string());
         source = s.source();
     }
     let url = url.clone();

@@ -136,7 +136,7 @@ pub async fn serve(
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
         .with_state(shared);
-    tracing::info!(%addr, "serving /healthz and /metrics");
+    // The daemon logs the address once it is bound; saying it again here doubled the line.
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await;

@@ -59,6 +59,75 @@ fn row(r: &Row) -> rusqlite::Result<FeedRow> {
     })
 }
 
+/// A feed's state, decided here only: `feed list`, `status` and the daemon's gauges and
+/// status line all ask this function, so they cannot disagree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FeedState {
+    /// Enabled and never polled yet.
+    New,
+    /// Enabled and its last poll succeeded.
+    Ok,
+    /// Enabled and its last `consecutive_errors` polls failed.
+    Failing,
+    /// Not polled: by the user, or after 410 Gone.
+    Disabled,
+}
+
+impl FeedState {
+    pub fn of(enabled: bool, consecutive_errors: i64, polled: bool) -> FeedState {
+        match (enabled, consecutive_errors > 0, polled) {
+            (false, _, _) => FeedState::Disabled,
+            (true, true, _) => FeedState::Failing,
+            (true, false, true) => FeedState::Ok,
+            (true, false, false) => FeedState::New,
+        }
+    }
+}
+
+impl FeedRow {
+    pub fn state(&self) -> FeedState {
+        FeedState::of(
+            self.enabled,
+            self.consecutive_errors,
+            self.last_polled_at.is_some(),
+        )
+    }
+}
+
+/// How many polled feeds are in each state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StateCounts {
+    pub new: u64,
+    pub ok: u64,
+    pub failing: u64,
+    pub disabled: u64,
+}
+
+impl StateCounts {
+    /// Feeds that are polled: new, ok and failing.
+    pub fn enabled(&self) -> u64 {
+        self.new + self.ok + self.failing
+    }
+}
+
+pub fn state_counts(conn: &Connection) -> Result<StateCounts, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT enabled, consecutive_errors, last_polled_at IS NOT NULL FROM feeds WHERE kind = 'feed'",
+    )?;
+    let mut counts = StateCounts::default();
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        match FeedState::of(r.get(0)?, r.get(1)?, r.get(2)?) {
+            FeedState::New => counts.new += 1,
+            FeedState::Ok => counts.ok += 1,
+            FeedState::Failing => counts.failing += 1,
+            FeedState::Disabled => counts.disabled += 1,
+        }
+    }
+    Ok(counts)
+}
+
 /// Polled feeds (local pseudo-feeds excluded), oldest first.
 pub fn list(conn: &Connection) -> Result<Vec<FeedRow>, StoreError> {
     let mut stmt = conn.prepare(&format!(

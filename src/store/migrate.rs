@@ -34,6 +34,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0005_item_hash",
         include_str!("../../migrations/0005_item_hash.sql"),
     ),
+    (
+        6,
+        "0006_fts_declaration",
+        include_str!("../../migrations/0006_fts_declaration.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows.
@@ -128,7 +133,10 @@ mod tests {
              UPDATE articles SET duplicate_of = 1 WHERE id = 2;",
         )
         .unwrap();
-        assert_eq!(migrate(&mut conn, Path::new(":memory:")).unwrap(), [4, 5]);
+        assert_eq!(
+            migrate(&mut conn, Path::new(":memory:")).unwrap(),
+            [4, 5, 6]
+        );
         let rows: Vec<(i64, Option<i64>, Vec<u8>)> = conn
             .prepare(
                 "SELECT article_id, group_id, fingerprint FROM article_fingerprints ORDER BY 1",
@@ -151,6 +159,68 @@ mod tests {
             )
             .unwrap();
         assert_eq!(group, None);
+    }
+
+    /// What Datasette (`detect_fts`) and sqlite-utils (`Table.detect_fts`) run to find the
+    /// FTS table of `articles`, without their third test (a table named like ours would not
+    /// match it: `tbl_name` of an FTS table is its own name).
+    const TOOLS_DETECT_FTS: &str = "SELECT name FROM sqlite_master WHERE rootpage = 0
+        AND (sql LIKE '%VIRTUAL TABLE%USING FTS%content=\"articles\"%'
+             OR sql LIKE '%VIRTUAL TABLE%USING FTS%content=[articles]%')";
+
+    #[test]
+    fn the_index_is_declared_as_datasette_finds_it_and_keeps_its_mode() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        // A database as version 5 left it, indexing titles only, with two articles.
+        for (_, _, sql) in &MIGRATIONS[..5] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch("PRAGMA user_version = 5;").unwrap();
+        super::super::fts::set_mode(&mut conn, super::super::fts::FtsMode::Title).unwrap();
+        conn.execute_batch(
+            "INSERT INTO articles (id, title, first_seen_at, last_seen_at, body_text, content_hash)
+             VALUES (1, 'Sanctions talks', 't', 't', 'envoys met in Vienna', 'h1'),
+                    (2, 'Border clash', 't', 't', 'troops moved', 'h2');",
+        )
+        .unwrap();
+        let found = |conn: &Connection| -> Option<String> {
+            conn.query_row(TOOLS_DETECT_FTS, [], |r| r.get(0)).ok()
+        };
+        assert_eq!(found(&conn), None, "0001's declaration is not found");
+        assert_eq!(migrate(&mut conn, Path::new(":memory:")).unwrap(), [6]);
+        assert_eq!(found(&conn).as_deref(), Some("articles_fts"));
+
+        let hits = |conn: &Connection, q: &str| -> i64 {
+            conn.query_row(
+                "SELECT count(*) FROM articles a JOIN articles_fts f ON a.rowid = f.rowid
+                  WHERE articles_fts MATCH ?1",
+                [q],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        // Still the title mode: titles found, bodies not; the triggers keep it so.
+        assert_eq!((hits(&conn, "sanctions"), hits(&conn, "vienna")), (1, 0));
+        conn.execute("UPDATE articles SET title = 'Ceasefire' WHERE id = 2", [])
+            .unwrap();
+        conn.execute("DELETE FROM articles WHERE id = 1", [])
+            .unwrap();
+        assert_eq!((hits(&conn, "border"), hits(&conn, "ceasefire")), (0, 1));
+        assert_eq!(hits(&conn, "sanctions"), 0);
+        conn.execute(
+            "INSERT INTO articles_fts(articles_fts, rank) VALUES ('integrity-check', 0)",
+            [],
+        )
+        .unwrap();
+        // The index-building settings of 0003 survive the rebuild.
+        let hashsize: i64 = conn
+            .query_row(
+                "SELECT v FROM articles_fts_config WHERE k = 'hashsize'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(hashsize, 16_777_216);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 pub mod checkpoint;
 pub mod feeds;
 pub mod fts;
+pub mod lock;
 pub mod migrate;
 pub mod prune;
 pub mod read;
@@ -49,6 +50,9 @@ pub enum StoreError {
     Sql(#[from] rusqlite::Error),
     #[error("database setting {key} has the value {value:?}, which this newsdesk does not know")]
     BadSetting { key: &'static str, value: String },
+    /// The search text is not an FTS5 query (an open quote, a lone `*`, nothing to search).
+    #[error("bad search query `{query}`: {reason}; write words, \"phrases\", OR, NOT or prefix*")]
+    BadQuery { query: String, reason: String },
     #[error("the full-text index is off (`[store] fts = \"off\"`): set fts to \"full\" or \"title\" and restart newsdesk to build it")]
     FtsOff,
     #[error("the store writer has stopped")]

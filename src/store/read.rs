@@ -42,18 +42,64 @@ pub fn search(conn: &Connection, q: &SearchQuery) -> Result<Vec<SearchHit>, Stor
     if super::fts::current(conn)? == super::fts::FtsMode::Off {
         return Err(StoreError::FtsOff);
     }
+    if !q.text.chars().any(char::is_alphanumeric) {
+        return Err(bad_query(&q.text, "nothing to search for"));
+    }
     match run_search(conn, q, &q.text) {
+        // Words with punctuation ("al-Assad", "U.S.") are FTS5 syntax errors: searched again
+        // with each word quoted. An unclosed quote is the user's to fix.
         Err(StoreError::Sql(e))
-            if e.to_string().contains("fts5") || e.to_string().contains("syntax") =>
+            if fts_syntax(&e).is_some_and(|m| !m.starts_with("unterminated string")) =>
         {
             let quoted: Vec<String> = q
                 .text
                 .split_whitespace()
                 .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
                 .collect();
-            run_search(conn, q, &quoted.join(" "))
+            run_search(conn, q, &quoted.join(" ")).map_err(|e2| match e2 {
+                StoreError::Sql(e2) if fts_syntax(&e2).is_some() => {
+                    bad_query(&q.text, fts_syntax(&e).unwrap_or_default())
+                }
+                other => other,
+            })
+        }
+        Err(StoreError::Sql(e)) if fts_syntax(&e).is_some() => {
+            Err(bad_query(&q.text, fts_syntax(&e).unwrap_or_default()))
         }
         other => other,
+    }
+}
+
+/// SQLite's message when `e` is a MATCH expression FTS5 could not parse.
+fn fts_syntax(e: &rusqlite::Error) -> Option<&str> {
+    match e {
+        rusqlite::Error::SqliteFailure(f, Some(m)) if f.code == rusqlite::ErrorCode::Unknown => {
+            // "no such column": `al-Assad` reads as a filter on a column "Assad".
+            [
+                "fts5:",
+                "unterminated string",
+                "unknown special query",
+                "no such column",
+            ]
+            .iter()
+            .any(|p| m.starts_with(p))
+            .then_some(m.as_str())
+        }
+        _ => None,
+    }
+}
+
+fn bad_query(query: &str, sqlite: &str) -> StoreError {
+    let reason = if sqlite.starts_with("unterminated string") {
+        "a quote is not closed".to_string()
+    } else if sqlite.starts_with("unknown special query") {
+        "a lone `*` is not a search".to_string()
+    } else {
+        sqlite.trim_start_matches("fts5: ").to_string()
+    };
+    StoreError::BadQuery {
+        query: query.to_string(),
+        reason,
     }
 }
 
@@ -269,6 +315,7 @@ pub struct ErrorCount {
 
 pub fn status(conn: &Connection) -> Result<StoreStatus, StoreError> {
     let one = |sql: &str| -> Result<i64, StoreError> { Ok(conn.query_row(sql, [], |r| r.get(0))?) };
+    let states = super::feeds::state_counts(conn)?;
     Ok(StoreStatus {
         schema_version: super::migrate::schema_version(conn)?,
         articles: one("SELECT count(*) FROM articles")?,
@@ -276,11 +323,9 @@ pub fn status(conn: &Connection) -> Result<StoreStatus, StoreError> {
         near_duplicates: one("SELECT count(*) FROM articles WHERE duplicate_of IS NOT NULL")?,
         sightings: one("SELECT count(*) FROM sightings")?,
         revisions: one("SELECT count(*) FROM article_revisions")?,
-        feeds: one("SELECT count(*) FROM feeds WHERE kind = 'feed'")?,
-        feeds_enabled: one("SELECT count(*) FROM feeds WHERE kind = 'feed' AND enabled = 1")?,
-        feeds_failing: one(
-            "SELECT count(*) FROM feeds WHERE kind = 'feed' AND enabled = 1 AND consecutive_errors > 0",
-        )?,
+        feeds: (states.enabled() + states.disabled) as i64,
+        feeds_enabled: states.enabled() as i64,
+        feeds_failing: states.failing as i64,
         local_sources: one("SELECT count(*) FROM feeds WHERE kind = 'local'")?,
         articles_last_hour: one(
             "SELECT count(*) FROM articles WHERE first_seen_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-1 hour')",
@@ -288,7 +333,7 @@ pub fn status(conn: &Connection) -> Result<StoreStatus, StoreError> {
         articles_last_day: one(
             "SELECT count(*) FROM articles WHERE first_seen_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-1 day')",
         )?,
-        feeds_disabled: one("SELECT count(*) FROM feeds WHERE kind = 'feed' AND enabled = 0")?,
+        feeds_disabled: states.disabled as i64,
         last_poll_at: conn.query_row("SELECT max(started_at) FROM fetches", [], |r| r.get(0))?,
         polls_last_day: one(
             "SELECT count(*) FROM fetches WHERE started_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-1 day')",
