@@ -16,7 +16,7 @@
 use super::checkpoint::Checkpointer;
 use super::write::WriterState;
 use super::StoreError;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
@@ -28,8 +28,29 @@ type Delivery = Box<dyn FnOnce(Option<&StoreError>) + Send>;
 enum Job {
     /// Runs on its own, outside any group (it may open and commit transactions itself).
     Alone(Box<dyn FnOnce(&mut WriterState) + Send>),
-    /// Runs inside the current group's transaction; its answer waits for the commit.
-    Grouped(Box<dyn FnOnce(&mut WriterState) -> Delivery + Send>),
+    /// Runs inside the current group's transaction; its answer waits for the commit. Also
+    /// returns the job's own error when it says the store cannot take writes (disk full).
+    Grouped(GroupedJob),
+}
+
+type GroupedJob = Box<dyn FnOnce(&mut WriterState) -> (Delivery, Option<StoreError>) + Send>;
+
+/// Errors that say the store as a whole cannot take writes now (a full disk, an I/O error, a
+/// read-only file, a lock held past the busy timeout), not that one job's data was wrong.
+/// Retrying at once cannot help; retrying later may.
+fn store_fault(e: &StoreError) -> bool {
+    match e {
+        StoreError::Sql(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+            e.code,
+            rusqlite::ErrorCode::DiskFull
+                | rusqlite::ErrorCode::SystemIoFailure
+                | rusqlite::ErrorCode::ReadOnly
+                | rusqlite::ErrorCode::CannotOpen
+                | rusqlite::ErrorCode::DatabaseBusy
+                | rusqlite::ErrorCode::DatabaseLocked
+        ),
+        _ => false,
+    }
 }
 
 /// A handle to the writer thread; cheap to clone. The thread stops when every handle is gone,
@@ -38,6 +59,7 @@ enum Job {
 pub struct Writer {
     jobs: mpsc::Sender<Job>,
     depth: Arc<AtomicUsize>,
+    failing: Arc<AtomicBool>,
 }
 
 /// Jobs that may wait in the queue before senders are slowed down (backpressure on fetchers).
@@ -76,12 +98,16 @@ impl Writer {
         let state = WriterState::new(conn, &config.dedupe)?;
         let (tx, rx) = mpsc::channel::<Job>(QUEUE);
         let depth = Arc::new(AtomicUsize::new(0));
+        let failing = Arc::new(AtomicBool::new(false));
         let mut thread = WriterThread {
             state,
             rx,
             depth: depth.clone(),
             health,
             checkpoint,
+            failing_since: None,
+            failing: failing.clone(),
+            fault: fault::DiskFull::from_env(),
         };
         let handle = std::thread::Builder::new()
             .name("newsdesk-writer".into())
@@ -92,12 +118,26 @@ impl Writer {
                 thread.state.close();
             })
             .map_err(StoreError::Thread)?;
-        Ok((Writer { jobs: tx, depth }, handle))
+        Ok((
+            Writer {
+                jobs: tx,
+                depth,
+                failing,
+            },
+            handle,
+        ))
     }
 
     /// Jobs waiting or running.
     pub fn queue_depth(&self) -> usize {
         self.depth.load(Ordering::Relaxed)
+    }
+
+    /// True while the last grouped writes failed because the store cannot take writes (disk
+    /// full, I/O error, lock held too long); false again after the next group that commits
+    /// cleanly. Callers that would only redo the same failing work hold back meanwhile.
+    pub fn store_failing(&self) -> bool {
+        self.failing.load(Ordering::Relaxed)
     }
 
     fn wrap<F, R>(f: F) -> (Job, oneshot::Receiver<Result<R, StoreError>>)
@@ -121,13 +161,18 @@ impl Writer {
         let (reply_tx, reply_rx) = oneshot::channel();
         let job = Job::Grouped(Box::new(move |state| {
             let result = state.in_savepoint(f);
-            Box::new(move |commit_failed: Option<&StoreError>| {
+            let fault = match &result {
+                Err(e) if store_fault(e) => Some(e.replicate()),
+                _ => None,
+            };
+            let deliver: Delivery = Box::new(move |commit_failed: Option<&StoreError>| {
                 let answer = match (result, commit_failed) {
                     (Ok(_), Some(e)) => Err(e.replicate()),
                     (result, _) => result,
                 };
                 let _ = reply_tx.send(answer);
-            })
+            });
+            (deliver, fault)
         }));
         (job, reply_rx)
     }
@@ -239,6 +284,10 @@ struct WriterThread {
     depth: Arc<AtomicUsize>,
     health: Option<Arc<crate::service::health::Health>>,
     checkpoint: Option<Checkpointer>,
+    /// Since when grouped writes fail for want of a writable store, and the handles' view.
+    failing_since: Option<Instant>,
+    failing: Arc<AtomicBool>,
+    fault: fault::DiskFull,
 }
 
 impl WriterThread {
@@ -275,28 +324,32 @@ impl WriterThread {
 
     /// Run `first` and the grouped jobs queued behind it in one transaction, commit, and
     /// deliver their answers. Returns the job that ended the group by having to run alone.
-    fn group(
-        &mut self,
-        first: Box<dyn FnOnce(&mut WriterState) -> Delivery + Send>,
-    ) -> Option<Job> {
+    fn group(&mut self, first: GroupedJob) -> Option<Job> {
         let started = Instant::now();
+        self.fault.apply(&self.state.conn);
         if let Err(e) = self.state.begin_group() {
             // Most likely another process holds the write lock past the busy timeout: the job
             // runs alone, where the store methods retry in transactions of their own.
             tracing::debug!(error = %e, "group transaction not begun; the job runs alone");
-            let deliver = first(&mut self.state);
+            let (deliver, fault) = first(&mut self.state);
+            self.store_state(fault.as_ref());
             deliver(None);
             self.finished(1);
             return None;
         }
-        let mut deliveries = vec![first(&mut self.state)];
+        let (first, mut fault) = first(&mut self.state);
+        let mut deliveries = vec![first];
         let mut leftover = None;
         while deliveries.len() < GROUP_MAX_JOBS
             && self.state.group_items() < GROUP_MAX_ITEMS
             && started.elapsed() < GROUP_MAX_TIME
         {
             match self.rx.try_recv() {
-                Ok(Job::Grouped(f)) => deliveries.push(f(&mut self.state)),
+                Ok(Job::Grouped(f)) => {
+                    let (deliver, job_fault) = f(&mut self.state);
+                    deliveries.push(deliver);
+                    fault = fault.or(job_fault);
+                }
                 Ok(alone) => {
                     leftover = Some(alone);
                     break;
@@ -306,27 +359,101 @@ impl WriterThread {
             }
         }
         let jobs = deliveries.len();
-        match self.state.commit_group() {
+        let committed = self.state.commit_group();
+        match &committed {
             Ok(items) => {
                 crate::service::events::WriterCommit {
                     duration: started.elapsed(),
-                    items,
+                    items: *items,
                 }
                 .emit();
                 tracing::trace!(jobs, items, "group committed");
-                for d in deliveries {
-                    d(None);
-                }
             }
             Err(e) => {
-                tracing::warn!(error = %e, jobs, "group commit failed; none of its writes were stored");
-                for d in deliveries {
-                    d(Some(&e));
-                }
+                // Logged once per change of the store's state (below), not per attempt.
+                tracing::debug!(error = %e, jobs, "group commit failed; none of its writes were stored");
+                fault = fault.or_else(|| store_fault(e).then(|| e.replicate()));
             }
+        }
+        // Before the answers: a caller that sees its write fail must also see the store failing.
+        self.store_state(fault.as_ref());
+        for d in deliveries {
+            d(committed.as_ref().err());
         }
         self.finished(jobs);
         leftover
+    }
+
+    /// Track whether the store takes writes, reporting only the changes: a full disk makes
+    /// every attempt fail alike, and one line per attempt buried the log.
+    fn store_state(&mut self, fault: Option<&StoreError>) {
+        match (fault, self.failing_since) {
+            (Some(e), None) => {
+                self.failing_since = Some(Instant::now());
+                self.failing.store(true, Ordering::Relaxed);
+                crate::service::events::StoreFailing { error: e }.emit(self.health.as_deref());
+            }
+            (None, Some(since)) => {
+                self.failing_since = None;
+                self.failing.store(false, Ordering::Relaxed);
+                crate::service::events::StoreRecovered {
+                    after: since.elapsed(),
+                }
+                .emit(self.health.as_deref());
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A test-only fault hook, compiled into debug builds only: while the file named by
+/// `NEWSDESK_FAULT_DISK_FULL` exists, the database may not grow (SQLite's `max_page_count`
+/// pinned to its current size), so writes fail with SQLite's own "database or disk is full"
+/// exactly as on a full disk; removing the file gives the room back. The daemon's tests use
+/// it to prove the back-off without a filesystem they would have to mount.
+mod fault {
+    use rusqlite::Connection;
+
+    pub struct DiskFull {
+        #[cfg(debug_assertions)]
+        flag: Option<(std::path::PathBuf, bool)>,
+    }
+
+    impl DiskFull {
+        pub fn from_env() -> DiskFull {
+            DiskFull {
+                #[cfg(debug_assertions)]
+                flag: std::env::var_os("NEWSDESK_FAULT_DISK_FULL").map(|p| (p.into(), false)),
+            }
+        }
+
+        #[cfg(not(debug_assertions))]
+        pub fn apply(&mut self, _conn: &Connection) {}
+
+        #[cfg(debug_assertions)]
+        pub fn apply(&mut self, conn: &Connection) {
+            let Some((path, full)) = &mut self.flag else {
+                return;
+            };
+            let want = path.exists();
+            if want == *full {
+                return;
+            }
+            let pages = if want {
+                conn.query_row("PRAGMA page_count", [], |r| r.get::<_, i64>(0))
+                    .unwrap_or(1)
+            } else {
+                i64::from(u32::MAX - 1)
+            };
+            if conn
+                .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .is_ok()
+            {
+                *full = want;
+            }
+        }
     }
 }
 
