@@ -35,6 +35,15 @@ enum Job {
 
 type GroupedJob = Box<dyn FnOnce(&mut WriterState) -> (Delivery, Option<StoreError>) + Send>;
 
+/// Further busy timeouts a group waits for another connection's write lock (SQLite's default
+/// busy timeout here is 5 s: 25 s in all) before its jobs run alone and fail if it is still held.
+const LOCK_WAITS: u32 = 4;
+
+fn locked(e: &StoreError) -> bool {
+    matches!(e, StoreError::Sql(rusqlite::Error::SqliteFailure(e, _))
+        if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+}
+
 /// Errors that say the store as a whole cannot take writes now (a full disk, an I/O error, a
 /// read-only file, a lock held past the busy timeout), not that one job's data was wrong.
 /// Retrying at once cannot help; retrying later may.
@@ -327,7 +336,7 @@ impl WriterThread {
     fn group(&mut self, first: GroupedJob) -> Option<Job> {
         let started = Instant::now();
         self.fault.apply(&self.state.conn);
-        if let Err(e) = self.state.begin_group() {
+        if let Err(e) = self.begin_group_waiting() {
             // Most likely another process holds the write lock past the busy timeout: the job
             // runs alone, where the store methods retry in transactions of their own.
             tracing::debug!(error = %e, "group transaction not begun; the job runs alone");
@@ -382,6 +391,26 @@ impl WriterThread {
         }
         self.finished(jobs);
         leftover
+    }
+
+    /// Begin the group's transaction, waiting out another connection that holds the write
+    /// lock for up to `LOCK_WAITS` more busy timeouts. Only BEGIN IMMEDIATE waits in SQLite's
+    /// busy handler: a job run alone reads before it writes, and SQLite refuses such an upgrade
+    /// at once rather than wait (a lock held past one busy timeout lost an ingest's batch
+    /// within 60 ms). One line says the writer is waiting; the wait itself is not an error.
+    fn begin_group_waiting(&mut self) -> Result<(), StoreError> {
+        let mut waits = 0;
+        loop {
+            match self.state.begin_group() {
+                Err(e) if locked(&e) && waits < LOCK_WAITS => {
+                    if waits == 0 {
+                        tracing::warn!(error = %e, "another connection holds the database's write lock; the writer waits for it");
+                    }
+                    waits += 1;
+                }
+                result => return result,
+            }
+        }
     }
 
     /// Track whether the store takes writes, reporting only the changes: a full disk makes
