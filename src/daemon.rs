@@ -15,6 +15,7 @@ use crate::service::backoff::{Allowance, StoreBackoff};
 use crate::service::events::{self, ArticleSource, FeedLog, PollOutcome};
 use crate::service::{health::Health, notify};
 use crate::store::feeds::{FeedRow, PollRecord};
+use crate::store::service::UnstoredPoll;
 use crate::store::{feeds, open_read, writer::Writer};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -302,7 +303,13 @@ struct Polls {
     feedlog: FeedLog,
     last_poll: Option<Instant>,
     backoff: StoreBackoff,
+    /// Polls the store refused, to write into the fetch log once it takes writes again.
+    unstored: Vec<UnstoredPoll>,
 }
+
+/// Most unstored polls remembered (a few per feed at the back-off's pace; this bounds memory
+/// should the store stay full for days).
+const MAX_UNSTORED: usize = 10_000;
 
 impl Polls {
     /// Start a poll for each due feed not already in flight, or only a probe (or nothing)
@@ -361,7 +368,41 @@ impl Polls {
             }
         };
         self.in_flight.remove(&summary.feed_id);
+        if summary.error_kind.as_deref() == Some("store") && self.unstored.len() < MAX_UNSTORED {
+            self.unstored.push(UnstoredPoll {
+                feed_id: summary.feed_id,
+                started_at: crate::store::now_ts(),
+                error: summary.error.clone().unwrap_or_default(),
+            });
+        }
         report_poll(&summary, &mut self.feedlog, Some(health));
+    }
+
+    /// Once the store takes writes again, write the polls it refused into the fetch log: the
+    /// outage could not record itself while it lasted.
+    fn record_unstored(&mut self, writer: &Writer) {
+        if self.unstored.is_empty() || writer.store_failing() {
+            return;
+        }
+        let polls = std::mem::take(&mut self.unstored);
+        let writer = writer.clone();
+        tokio::spawn(async move {
+            let n = polls.len();
+            match writer
+                .call_grouped(move |w| crate::store::service::record_unstored(&w.conn, &polls))
+                .await
+            {
+                Ok(written) => {
+                    tracing::info!(
+                        polls = written,
+                        "polls the store refused recorded in the fetch log"
+                    )
+                }
+                Err(e) => {
+                    tracing::warn!(polls = n, error = %e, "polls the store refused could not be recorded")
+                }
+            }
+        });
     }
 
     /// After shutdown: let the polls in flight finish and commit within `grace`, then abandon
@@ -569,6 +610,7 @@ pub async fn run(
     let mut next_tick = Instant::now();
     loop {
         polls.start_due(&read, &ctx);
+        polls.record_unstored(&ctx.writer);
         if Instant::now() >= next_tick {
             tick(
                 &read,

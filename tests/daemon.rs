@@ -380,11 +380,14 @@ fn a_full_disk_backs_off_shows_in_healthz_and_resumes_losing_nothing() {
     let sb = Sandbox::new();
     let spool = sb.path("spool");
     let base = std::fs::read_to_string(sb.config()).unwrap();
-    std::fs::write(
-        sb.config(),
-        format!("{base}{}", config(&server, &spool, &feeds)),
-    )
-    .unwrap();
+    // A fixed port, so that `newsdesk status` can ask the daemon.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cfg = config(&server, &spool, &feeds).replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
+    std::fs::write(sb.config(), format!("{base}{cfg}")).unwrap();
     // The disk is full from the start: the database may not grow by a page.
     let full = sb.path("disk-full");
     std::fs::write(&full, "").unwrap();
@@ -408,6 +411,13 @@ fn a_full_disk_backs_off_shows_in_healthz_and_resumes_losing_nothing() {
     assert!(
         metrics.contains("newsdesk_store_writes_failing 1"),
         "{metrics}"
+    );
+    let status = sb.run(&["status"]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.contains("daemon") && l.contains("disk is full")),
+        "{text}"
     );
 
     // Twelve seconds of a full disk: before the fix, hundreds of requests to each feed.
@@ -442,6 +452,19 @@ fn a_full_disk_backs_off_shows_in_healthz_and_resumes_losing_nothing() {
     assert!(
         metrics.contains("newsdesk_store_writes_failing 0"),
         "{metrics}"
+    );
+    // The polls the full disk refused are in the fetch log now that it can take them.
+    wait_for("the refused polls recorded", || {
+        d.count("SELECT count(*) FROM fetches WHERE error_kind = 'store' AND error LIKE '%disk is full%'")
+            >= 3
+    });
+    let status = sb.run(&["status"]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(!text.contains("daemon"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("store x") && l.contains("disk is full")),
+        "{text}"
     );
     assert!(d.stop().success(), "{}", d.stderr());
     assert_eq!(d.count("SELECT count(DISTINCT title) FROM articles"), 16);
