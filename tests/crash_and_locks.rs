@@ -212,26 +212,46 @@ fn spool_killed_10_times_moves_each_file_once_and_stores_each_record_once() {
         if sb.db().exists() {
             assert_eq!(integrity(&sb.db()), "ok");
         }
+        // A file in done/ has every one of its records stored.
+        for name in files_in(&spool.join("done")) {
+            let f: usize = name["batch".len()..name.len() - ".jsonl".len()]
+                .parse()
+                .unwrap();
+            let ids: Vec<String> = (f * PER_FILE..(f + 1) * PER_FILE)
+                .map(|n| format!("'spool-{n}'"))
+                .collect();
+            let stored = query(
+                &sb.db(),
+                &format!(
+                    "SELECT count(DISTINCT guid) FROM sightings WHERE guid IN ({})",
+                    ids.join(",")
+                ),
+            );
+            assert_eq!(stored, PER_FILE as i64, "{name} is in done/ but not stored");
+        }
     }
     assert!(landed >= 3, "only {landed} kills landed mid-spool");
 
+    let log = sb.path("last-run.log");
     let mut child = newsdesk(&sb, &["run"])
+        .env("RUST_LOG", "info")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
     let start = std::time::Instant::now();
-    while files_in(&spool.join("done")).len() < FILES {
+    // Running (its signal handlers installed) and the spool drained.
+    while files_in(&spool.join("done")).len() < FILES
+        || !std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("newsdesk running")
+    {
         assert!(
             start.elapsed() < Duration::from_secs(120),
             "spool not drained"
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    assert!(child.wait().unwrap().success());
     assert_eq!(files_in(&spool.join("done")), names);
     assert!(files_in(&spool).is_empty());
     assert!(files_in(&spool.join("failed")).is_empty());
@@ -245,6 +265,10 @@ fn spool_killed_10_times_moves_each_file_once_and_stores_each_record_once() {
             distinct_records: n
         }
     );
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(child.wait().unwrap().success());
 }
 
 fn wal_size(db: &Path) -> u64 {
