@@ -80,7 +80,9 @@ struct Holdings {
 fn holdings(db: &Path) -> Holdings {
     Holdings {
         articles: query(db, "SELECT count(*) FROM articles"),
-        fts_rows: query(db, "SELECT count(*) FROM articles_fts"),
+        // articles_fts reads its rows from articles (external content); the index has a
+        // docsize row per article it holds.
+        fts_rows: query(db, "SELECT count(*) FROM articles_fts_docsize"),
         sightings: query(db, "SELECT count(*) FROM sightings"),
         distinct_records: query(db, "SELECT count(DISTINCT guid) FROM sightings"),
     }
