@@ -365,7 +365,7 @@ impl StoreFailing<'_> {
         }
         tracing::error!(
             error = %self.error,
-            "store writes failing; polls and spool scans back off until writes succeed again"
+            "store writes failing; the daemon holds back polls and spool scans until writes succeed again"
         );
     }
 }

@@ -29,11 +29,20 @@ enum Job {
     /// Runs on its own, outside any group (it may open and commit transactions itself).
     Alone(Box<dyn FnOnce(&mut WriterState) + Send>),
     /// Runs inside the current group's transaction; its answer waits for the commit. Also
-    /// returns the job's own error when it says the store cannot take writes (disk full).
+    /// says whether it wrote, or why not when the store refused (disk full).
     Grouped(GroupedJob),
 }
 
-type GroupedJob = Box<dyn FnOnce(&mut WriterState) -> (Delivery, Option<StoreError>) + Send>;
+type GroupedJob = Box<dyn FnOnce(&mut WriterState) -> (Delivery, Verdict) + Send>;
+
+/// How a grouped job went, for the writer's view of the store.
+enum Verdict {
+    Wrote,
+    /// The store refused the write (see `store_fault`).
+    Refused(StoreError),
+    /// The job failed for reasons of its own (bad data): says nothing about the store.
+    Failed,
+}
 
 /// Further busy timeouts a group waits for another connection's write lock (SQLite's default
 /// busy timeout here is 5 s: 25 s in all) before its jobs run alone and fail if it is still held.
@@ -170,9 +179,10 @@ impl Writer {
         let (reply_tx, reply_rx) = oneshot::channel();
         let job = Job::Grouped(Box::new(move |state| {
             let result = state.in_savepoint(f);
-            let fault = match &result {
-                Err(e) if store_fault(e) => Some(e.replicate()),
-                _ => None,
+            let verdict = match &result {
+                Ok(_) => Verdict::Wrote,
+                Err(e) if store_fault(e) => Verdict::Refused(e.replicate()),
+                Err(_) => Verdict::Failed,
             };
             let deliver: Delivery = Box::new(move |commit_failed: Option<&StoreError>| {
                 let answer = match (result, commit_failed) {
@@ -181,7 +191,7 @@ impl Writer {
                 };
                 let _ = reply_tx.send(answer);
             });
-            (deliver, fault)
+            (deliver, verdict)
         }));
         (job, reply_rx)
     }
@@ -340,14 +350,25 @@ impl WriterThread {
             // Most likely another process holds the write lock past the busy timeout: the job
             // runs alone, where the store methods retry in transactions of their own.
             tracing::debug!(error = %e, "group transaction not begun; the job runs alone");
-            let (deliver, fault) = first(&mut self.state);
-            self.store_state(fault.as_ref());
+            let (deliver, verdict) = first(&mut self.state);
+            match verdict {
+                Verdict::Wrote => self.store_state(None),
+                Verdict::Refused(e) => self.store_state(Some(&e)),
+                Verdict::Failed => {}
+            }
             deliver(None);
             self.finished(1);
             return None;
         }
-        let (first, mut fault) = first(&mut self.state);
+        let (first, verdict) = first(&mut self.state);
         let mut deliveries = vec![first];
+        let (mut fault, mut wrote) = (None, false);
+        let mut judge = |v: Verdict| match v {
+            Verdict::Wrote => wrote = true,
+            Verdict::Refused(e) => fault = fault.take().or(Some(e)),
+            Verdict::Failed => {}
+        };
+        judge(verdict);
         let mut leftover = None;
         while deliveries.len() < GROUP_MAX_JOBS
             && self.state.group_items() < GROUP_MAX_ITEMS
@@ -355,9 +376,9 @@ impl WriterThread {
         {
             match self.rx.try_recv() {
                 Ok(Job::Grouped(f)) => {
-                    let (deliver, job_fault) = f(&mut self.state);
+                    let (deliver, verdict) = f(&mut self.state);
                     deliveries.push(deliver);
-                    fault = fault.or(job_fault);
+                    judge(verdict);
                 }
                 Ok(alone) => {
                     leftover = Some(alone);
@@ -385,7 +406,10 @@ impl WriterThread {
             }
         }
         // Before the answers: a caller that sees its write fail must also see the store failing.
-        self.store_state(fault.as_ref());
+        // Recovered only when something was written: a group of failed jobs proves nothing.
+        if fault.is_some() || (wrote && committed.is_ok()) {
+            self.store_state(fault.as_ref());
+        }
         for d in deliveries {
             d(committed.as_ref().err());
         }
@@ -640,6 +664,55 @@ mod tests {
             db.count("SELECT count(*) FROM articles WHERE duplicate_of IS NOT NULL"),
             0
         );
+    }
+
+    #[test]
+    fn a_full_disk_marks_the_store_failing_until_a_group_commits() {
+        let db = db();
+        let (writer, thread) = Writer::start(&db.config, None).unwrap();
+        // The database may not grow: SQLite answers "database or disk is full" (SQLITE_FULL).
+        let pin = |w: &mut WriterState, pages: Option<i64>| {
+            let pages = pages.unwrap_or_else(|| {
+                w.conn
+                    .query_row("PRAGMA page_count", [], |r| r.get(0))
+                    .unwrap()
+            });
+            w.conn
+                .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .unwrap();
+        };
+        writer.call_blocking(move |w| pin(w, None)).unwrap();
+        assert!(!writer.store_failing());
+        let many = |key: &str| {
+            (0..40)
+                .map(|i| item(&format!("{key}{i}")))
+                .collect::<Vec<_>>()
+        };
+        let batch = many("full");
+        let e = writer
+            .call_grouped_blocking(move |w| w.store_batch(&source(), &batch))
+            .unwrap_err();
+        assert!(store_fault(&e), "{e}");
+        assert!(writer.store_failing());
+        // A job whose own data is wrong is not the store's failure and changes nothing.
+        let _ = writer
+            .call_grouped_blocking(|_| Err::<(), _>(StoreError::NotCommitted("bad record".into())));
+        assert!(writer.store_failing());
+        // Room again: the next group commits and the store is no longer failing.
+        writer
+            .call_blocking(move |w| pin(w, Some(i64::from(u32::MAX - 1))))
+            .unwrap();
+        let batch = many("room");
+        let stored = writer
+            .call_grouped_blocking(move |w| w.store_batch(&source(), &batch))
+            .unwrap();
+        assert_eq!(stored.new_count(), 40);
+        assert!(!writer.store_failing());
+        drop(writer);
+        thread.join().unwrap();
+        assert_eq!(db.count("SELECT count(*) FROM articles"), 40);
     }
 
     #[test]
