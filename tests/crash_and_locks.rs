@@ -325,10 +325,12 @@ fn a_reader_held_through_a_cold_ingest_neither_stops_it_nor_leaves_the_wal_growi
     // While it is held, the WAL cannot be folded back.
     let held = wal_size(&sb.db());
     assert!(held > 1 << 20, "WAL {held} bytes with the reader holding");
+    // The transaction ends; the connection stays open (as an analyst's would), so SQLite's
+    // own checkpoint when the last connection closes cannot tidy up for the writer.
     reader.execute_batch("COMMIT").unwrap();
-    drop(reader);
 
-    // Once it ends, the next writer folds the WAL in and truncates it.
+    // Once it ends, the next ingest (as large) folds the whole WAL in and truncates it, the
+    // reader's connection still open: held back only while the transaction lasted.
     let out = newsdesk(&sb, &["ingest", second.to_str().unwrap()])
         .output()
         .unwrap();
@@ -340,9 +342,10 @@ fn a_reader_held_through_a_cold_ingest_neither_stops_it_nor_leaves_the_wal_growi
     assert_eq!(query(&sb.db(), "SELECT count(*) FROM articles"), 1200);
     let after = wal_size(&sb.db());
     assert!(
-        after < held && after < 1 << 20,
-        "WAL {after} bytes after the reader ended (was {held})"
+        after < 1 << 20,
+        "WAL {after} bytes after the reader ended (was {held} while it held)"
     );
+    drop(reader);
     assert_eq!(integrity(&sb.db()), "ok");
 }
 
