@@ -11,14 +11,18 @@ use crate::config::Config;
 use crate::fetch::Fetcher;
 use crate::pipeline::Tagger;
 use crate::poll::{poll_feed, PollContext, PollSummary};
+use crate::service::backoff::{Allowance, StoreBackoff};
 use crate::service::events::{self, ArticleSource, FeedLog, PollOutcome};
 use crate::service::{health::Health, notify};
+use crate::store::feeds::{FeedRow, PollRecord};
+use crate::store::service::UnstoredPoll;
 use crate::store::{feeds, open_read, writer::Writer};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
-use tokio::task::JoinSet;
+use tokio::task::{JoinError, JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
 /// Longest the scheduler sleeps between looks at the feed table, so feeds added by the CLI
@@ -154,6 +158,19 @@ pub async fn poll_once(config: &Config, all: bool) -> anyhow::Result<Vec<PollSum
     Ok(out)
 }
 
+/// Tell systemd, logging a failure: the first one warns (the unit will misbehave: no READY,
+/// or a watchdog restart), the repeats (a WATCHDOG=1 every tick) only at debug.
+fn notified(result: Result<(), notify::NotifyError>) {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    if let Err(e) = result {
+        if WARNED.swap(true, Ordering::Relaxed) {
+            tracing::debug!(error = %e, "systemd notification failed");
+        } else {
+            tracing::warn!(error = %e, "systemd notification failed; later failures are logged at debug");
+        }
+    }
+}
+
 /// Re-read the config file: on success the new feeds, taxonomy, fetch and schedule settings
 /// take effect for every poll started from now on (polls in flight finish with the old ones);
 /// a config that does not load or validate is rejected and the old one keeps running.
@@ -162,7 +179,7 @@ async fn reload(config: &mut Config, ctx: &mut PollContext) {
         tracing::warn!("reload requested, but the config was not read from a file");
         return;
     };
-    let _ = notify::reloading();
+    notified(notify::reloading());
     let result: anyhow::Result<(Config, PollContext, feeds::Reconciled)> = async {
         let new = Config::load(&path)?;
         let new_ctx = context(&new, ctx.writer.clone())?;
@@ -178,25 +195,7 @@ async fn reload(config: &mut Config, ctx: &mut PollContext) {
     .await;
     match result {
         Ok((new, new_ctx, reconciled)) => {
-            for (what, changed) in [
-                (
-                    "[store]",
-                    new.store.path != config.store.path || new.store.fts != config.store.fts,
-                ),
-                ("[spool]", new.spool.dir != config.spool.dir),
-                ("[http]", new.http != config.http),
-                (
-                    "[log]",
-                    new.log.level != config.log.level || new.log.file != config.log.file,
-                ),
-            ] {
-                if changed {
-                    tracing::warn!(
-                        section = what,
-                        "this change takes effect at the next restart"
-                    );
-                }
-            }
+            warn_restart_needed(config, &new);
             events::ConfigReloaded {
                 path: &path,
                 feeds: new.feeds.len() as u64,
@@ -216,30 +215,372 @@ async fn reload(config: &mut Config, ctx: &mut PollContext) {
             .emit();
         }
     }
-    let _ = notify::ready("running");
+    notified(notify::ready("running"));
+}
+
+/// Sections a reload cannot apply to a running daemon.
+fn warn_restart_needed(old: &Config, new: &Config) {
+    for (what, changed) in [
+        (
+            "[store]",
+            new.store.path != old.store.path || new.store.fts != old.store.fts,
+        ),
+        ("[spool]", new.spool.dir != old.spool.dir),
+        ("[http]", new.http != old.http),
+        (
+            "[log]",
+            new.log.level != old.log.level || new.log.file != old.log.file,
+        ),
+    ] {
+        if changed {
+            tracing::warn!(
+                section = what,
+                "this change takes effect at the next restart"
+            );
+        }
+    }
 }
 
 /// Service housekeeping once per scheduler pass: health stamps, the watchdog, the status
-/// line systemd shows, and the feed-state gauges.
-fn tick(read: &rusqlite::Connection, health: &Health, writer: &Writer, last_poll: Option<Instant>) {
+/// line systemd shows, and the feed-state gauges. `counts_failing` remembers whether the last
+/// feed-state query failed, so a broken query warns once, not every tick.
+fn tick(
+    read: &rusqlite::Connection,
+    health: &Health,
+    writer: &Writer,
+    last_poll: Option<Instant>,
+    counts_failing: &mut bool,
+) {
     health.scheduler_tick();
     health.set_writer_queue_depth(writer.queue_depth());
-    let _ = notify::watchdog();
-    // A failed count skips this tick's gauges; the next tick tries again.
-    if let Ok(states) = crate::store::feeds::state_counts(read) {
-        let (ok, failing, disabled) = (states.new + states.ok, states.failing, states.disabled);
-        events::FeedCounts {
-            ok,
-            failing,
-            disabled,
+    notified(notify::watchdog());
+    match crate::store::feeds::state_counts(read) {
+        Ok(s) => {
+            if std::mem::take(counts_failing) {
+                tracing::info!("feed states readable again");
+            }
+            events::FeedCounts {
+                ok: s.new + s.ok,
+                failing: s.failing,
+                disabled: s.disabled,
+            }
+            .emit();
+            let ago = last_poll.map(|t| t.elapsed());
+            let line = if writer.store_failing() {
+                "the store refuses writes (disk full?); polling paused, retrying".to_string()
+            } else {
+                notify::status_line((s.new + s.ok + s.failing) as usize, s.failing as usize, ago)
+            };
+            notified(notify::status(&line));
         }
-        .emit();
-        let ago = last_poll.map(|t| t.elapsed());
-        let _ = notify::status(&notify::status_line(
-            (ok + failing) as usize,
-            failing as usize,
-            ago,
-        ));
+        Err(e) if !*counts_failing => {
+            *counts_failing = true;
+            tracing::warn!(error = %e, "cannot count feeds by state; gauges and the systemd status keep their last values");
+        }
+        Err(e) => tracing::debug!(error = %e, "cannot count feeds by state"),
+    }
+}
+
+/// A test-only fault hook, compiled into debug builds only: when the file named by
+/// `NEWSDESK_FAULT_PANIC_POLL` exists, the next poll task removes it and panics, as a bug in
+/// the poll path would. The daemon's tests use it to prove a failed task loses no feed.
+fn fault_panic_poll() {
+    #[cfg(debug_assertions)]
+    if let Some(flag) = std::env::var_os("NEWSDESK_FAULT_PANIC_POLL") {
+        if std::fs::remove_file(&flag).is_ok() {
+            panic!("injected poll panic (NEWSDESK_FAULT_PANIC_POLL)");
+        }
+    }
+}
+
+/// The poll tasks the scheduler has started, and what it remembers between them.
+#[derive(Default)]
+struct Polls {
+    tasks: JoinSet<PollSummary>,
+    /// Each running task's feed, so a task that fails (a panic) still names and releases it.
+    running: HashMap<tokio::task::Id, FeedRow>,
+    in_flight: HashSet<i64>,
+    feedlog: FeedLog,
+    last_poll: Option<Instant>,
+    backoff: StoreBackoff,
+    /// Polls the store refused, to write into the fetch log once it takes writes again.
+    unstored: Vec<UnstoredPoll>,
+}
+
+/// Most unstored polls remembered (a few per feed at the back-off's pace; this bounds memory
+/// should the store stay full for days).
+const MAX_UNSTORED: usize = 10_000;
+
+impl Polls {
+    /// Start a poll for each due feed not already in flight, or only a probe (or nothing)
+    /// while the store refuses writes.
+    fn start_due(&mut self, read: &rusqlite::Connection, ctx: &PollContext) {
+        let due = feeds::due(read, &crate::store::now_ts(), false).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot read the feed schedule");
+            Vec::new()
+        });
+        let mut due: Vec<FeedRow> = due
+            .into_iter()
+            .filter(|f| !self.in_flight.contains(&f.id))
+            .collect();
+        let now = Instant::now();
+        match self.backoff.allowance(ctx.writer.store_failing(), now) {
+            Allowance::All => {}
+            Allowance::Wait => due.clear(),
+            Allowance::Probe => {
+                let ids: Vec<i64> = due.iter().map(|f| f.id).collect();
+                let probe = self.backoff.pick_probe(&ids, now);
+                due.retain(|f| Some(f.id) == probe);
+            }
+        }
+        for feed in due {
+            self.in_flight.insert(feed.id);
+            let ctx = ctx.clone();
+            let row = feed.clone();
+            let handle = self.tasks.spawn(async move {
+                fault_panic_poll();
+                poll_feed(&ctx, &feed).await
+            });
+            self.running.insert(handle.id(), row);
+        }
+    }
+
+    /// Account for a finished poll task: report it, or, if the task failed, record the
+    /// failure for its feed so it is backed off and polled again like after any error.
+    async fn finished(
+        &mut self,
+        joined: Result<(tokio::task::Id, PollSummary), JoinError>,
+        ctx: &PollContext,
+        health: &Health,
+    ) {
+        let summary = match joined {
+            Ok((id, summary)) => {
+                self.running.remove(&id);
+                self.last_poll = Some(Instant::now());
+                summary
+            }
+            Err(e) => {
+                let Some(feed) = self.running.remove(&e.id()) else {
+                    tracing::error!(error = %e, "a poll task failed for a feed no longer known");
+                    return;
+                };
+                task_failed(ctx, &feed, &e).await
+            }
+        };
+        self.in_flight.remove(&summary.feed_id);
+        if summary.error_kind.as_deref() == Some("store") && self.unstored.len() < MAX_UNSTORED {
+            self.unstored.push(UnstoredPoll {
+                feed_id: summary.feed_id,
+                started_at: crate::store::now_ts(),
+                error: summary.error.clone().unwrap_or_default(),
+            });
+        }
+        report_poll(&summary, &mut self.feedlog, Some(health));
+    }
+
+    /// Once the store takes writes again, write the polls it refused into the fetch log: the
+    /// outage could not record itself while it lasted.
+    fn record_unstored(&mut self, writer: &Writer) {
+        if self.unstored.is_empty() || writer.store_failing() {
+            return;
+        }
+        let polls = std::mem::take(&mut self.unstored);
+        let writer = writer.clone();
+        tokio::spawn(async move {
+            let n = polls.len();
+            match writer
+                .call_grouped(move |w| crate::store::service::record_unstored(&w.conn, &polls))
+                .await
+            {
+                Ok(written) => {
+                    tracing::info!(
+                        polls = written,
+                        "polls the store refused recorded in the fetch log"
+                    )
+                }
+                Err(e) => {
+                    tracing::warn!(polls = n, error = %e, "polls the store refused could not be recorded")
+                }
+            }
+        });
+    }
+
+    /// After shutdown: let the polls in flight finish and commit within `grace`, then abandon
+    /// the rest (they are re-polled at the next start).
+    async fn drain(&mut self, grace: Duration, ctx: &PollContext, health: &Health) {
+        tracing::info!(
+            in_flight = self.tasks.len(),
+            grace_secs = grace.as_secs(),
+            "shutting down: no new polls"
+        );
+        let drain = async {
+            while let Some(joined) = self.tasks.join_next_with_id().await {
+                self.finished(joined, ctx, health).await;
+            }
+        };
+        if tokio::time::timeout(grace, drain).await.is_err() {
+            tracing::warn!(
+                abandoned = self.tasks.len(),
+                "grace period over: abandoning polls still in flight; they are re-polled at the next start"
+            );
+            self.tasks.abort_all();
+        }
+    }
+}
+
+/// A poll task ended without a summary (it panicked, or was cancelled): record a failed poll
+/// for its feed (a `fetches` row, one more consecutive error, the next poll backed off) and
+/// return the summary to report. Recording may fail too (the store refuses writes); the feed
+/// is then due again and the store back-off paces it.
+async fn task_failed(ctx: &PollContext, feed: &FeedRow, e: &JoinError) -> PollSummary {
+    let what = if e.is_panic() {
+        "panicked"
+    } else {
+        "was cancelled"
+    };
+    let error = format!("the poll task {what}; this is a bug in newsdesk");
+    let consecutive_errors = (feed.consecutive_errors.max(0) as u32).saturating_add(1);
+    let now = chrono::Utc::now();
+    let outcome = crate::schedule::Outcome::Failure {
+        consecutive_errors,
+        hints: Default::default(),
+    };
+    let next =
+        crate::schedule::next_poll_at(&ctx.schedule, now, &outcome, crate::schedule::jitter_unit());
+    let mut record = PollRecord {
+        started_at: crate::store::ts(now),
+        outcome: "error",
+        error_kind: Some("internal".into()),
+        error: Some(error.clone()),
+        next_poll_at: crate::store::ts(next),
+        current_interval_secs: feed
+            .current_interval_secs
+            .unwrap_or(ctx.schedule.default_interval.as_secs() as i64),
+        ..Default::default()
+    };
+    let feed_id = feed.id;
+    let mut summary = PollSummary {
+        feed_id,
+        url: feed.url.clone(),
+        outcome: "error",
+        error_kind: Some("internal".into()),
+        error: Some(error),
+        consecutive_errors: u64::from(consecutive_errors),
+        ..Default::default()
+    };
+    if let Err(e) = ctx
+        .writer
+        .call_grouped(move |w| w.store_poll(feed_id, &[], &[], &mut record))
+        .await
+    {
+        tracing::debug!(feed = %feed.url, error = %e, "the failed poll task could not be recorded");
+        summary.error_kind = Some("store".into());
+    }
+    summary
+}
+
+/// The /healthz and /metrics listener, when `[http]` is configured. It binds before READY,
+/// so a port already taken fails the start, visibly.
+async fn start_http(
+    config: &Config,
+    health: &Arc<Health>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Option<JoinHandle<()>>> {
+    let Some(cfg) = &config.http else {
+        return Ok(None);
+    };
+    let handle = crate::service::metrics::install()?;
+    let listener = crate::service::http::bind(cfg).await?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "serving /healthz and /metrics");
+    let (cfg, health, token) = (cfg.clone(), health.clone(), shutdown.clone());
+    Ok(Some(tokio::spawn(async move {
+        if let Err(e) = crate::service::http::serve(listener, cfg, health, handle, token).await {
+            tracing::error!(error = %e, "the /healthz and /metrics listener failed");
+        }
+    })))
+}
+
+/// The spool scanner, when `[spool] dir` is configured. While the store refuses writes it
+/// scans only at the store back-off's probes: files that cannot be stored stay in place.
+fn start_spool(
+    config: &Config,
+    ctx: &PollContext,
+    shutdown: &CancellationToken,
+) -> Option<JoinHandle<()>> {
+    let dir = config.spool.dir.clone()?;
+    let (writer, tagger, token) = (ctx.writer.clone(), ctx.tagger.clone(), shutdown.clone());
+    let (every, settle, max) = (
+        config.spool.scan_interval,
+        config.spool.settle,
+        config.ingest.max_file_bytes,
+    );
+    Some(tokio::spawn(async move {
+        let mut backoff = StoreBackoff::default();
+        loop {
+            if backoff.allowance(writer.store_failing(), Instant::now()) != Allowance::Wait {
+                let (d, w, t) = (dir.clone(), writer.clone(), tagger.clone());
+                match tokio::task::spawn_blocking(move || {
+                    crate::spool::scan_once(&d, &w, &t, settle, max)
+                })
+                .await
+                {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::warn!(error = %e, "spool scan failed"),
+                    Err(e) => tracing::error!(error = %e, "spool task failed"),
+                }
+            }
+            tokio::select! {
+                _ = token.cancelled() => break,
+                _ = tokio::time::sleep(every) => {}
+            }
+        }
+    }))
+}
+
+/// Retention, once at start and then daily, when the config asks for it.
+fn start_pruner(
+    config: &Config,
+    ctx: &PollContext,
+    shutdown: &CancellationToken,
+) -> JoinHandle<()> {
+    let (writer, token) = (ctx.writer.clone(), shutdown.clone());
+    let (articles, fetches) = (config.store.retention_days, config.store.fetch_log_days);
+    tokio::spawn(async move {
+        loop {
+            if articles.is_some() || fetches.is_some() {
+                match writer
+                    .call(move |w| crate::store::prune::prune(&mut w.conn, articles, fetches))
+                    .await
+                {
+                    Ok(Ok(p)) if p != Default::default() => {
+                        tracing::info!(
+                            articles = p.articles,
+                            fetches = p.fetches,
+                            "retention applied"
+                        )
+                    }
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) | Err(e) => {
+                        tracing::warn!(error = %e, "retention pass failed; retried tomorrow")
+                    }
+                }
+            }
+            tokio::select! {
+                _ = token.cancelled() => break,
+                _ = tokio::time::sleep(PRUNE_EVERY) => {}
+            }
+        }
+    })
+}
+
+/// Wait for a helper task at shutdown; one that panicked is logged, not hidden.
+async fn join_helper(name: &str, task: Option<JoinHandle<()>>) {
+    if let Some(Err(e)) = match task {
+        Some(t) => Some(t.await),
+        None => None,
+    } {
+        tracing::error!(task = name, error = %e, "a daemon task failed");
     }
 }
 
@@ -252,26 +593,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let mut config = config;
     let health = Arc::new(Health::new());
-
-    // The listener binds before READY, so a port already taken fails the start, visibly.
-    let http = match &config.http {
-        Some(cfg) => {
-            let handle = crate::service::metrics::install()?;
-            let listener = crate::service::http::bind(cfg).await?;
-            let addr = listener.local_addr()?;
-            tracing::info!(%addr, "serving /healthz and /metrics");
-            let (cfg, health, token) = (cfg.clone(), health.clone(), shutdown.clone());
-            Some(tokio::spawn(async move {
-                if let Err(e) =
-                    crate::service::http::serve(listener, cfg, health, handle, token).await
-                {
-                    tracing::error!(error = %e, "the /healthz and /metrics listener failed");
-                }
-            }))
-        }
-        None => None,
-    };
-
+    let http = start_http(&config, &health, &shutdown).await?;
     let Parts {
         mut ctx,
         writer_thread,
@@ -279,136 +601,48 @@ pub async fn run(
     let read = open_read(&config.store.path, config.store.busy_timeout)?;
     let feed_count = feeds::list(&read)?.iter().filter(|f| f.enabled).count();
     tracing::info!(feeds = feed_count, database = %config.store.path.display(), "newsdesk running");
+    let spool = start_spool(&config, &ctx, &shutdown);
+    let pruner = start_pruner(&config, &ctx, &shutdown);
 
-    let spool = config.spool.dir.clone().map(|dir| {
-        let (writer, tagger, token) = (ctx.writer.clone(), ctx.tagger.clone(), shutdown.clone());
-        let (every, settle, max) = (
-            config.spool.scan_interval,
-            config.spool.settle,
-            config.ingest.max_file_bytes,
-        );
-        tokio::spawn(async move {
-            loop {
-                let (d, w, t) = (dir.clone(), writer.clone(), tagger.clone());
-                match tokio::task::spawn_blocking(move || {
-                    crate::spool::scan_once(&d, &w, &t, settle, max)
-                })
-                .await
-                {
-                    Ok(Ok(_)) => {}
-                    Ok(Err(e)) => tracing::warn!(error = %e, "spool scan failed"),
-                    Err(e) => tracing::error!(error = %e, "spool task failed"),
-                }
-                tokio::select! {
-                    _ = token.cancelled() => break,
-                    _ = tokio::time::sleep(every) => {}
-                }
-            }
-        })
-    });
-
-    let pruner = {
-        let (writer, token) = (ctx.writer.clone(), shutdown.clone());
-        let (articles, fetches) = (config.store.retention_days, config.store.fetch_log_days);
-        tokio::spawn(async move {
-            loop {
-                if articles.is_some() || fetches.is_some() {
-                    match writer
-                        .call(move |w| crate::store::prune::prune(&mut w.conn, articles, fetches))
-                        .await
-                    {
-                        Ok(Ok(p)) if p != Default::default() => {
-                            tracing::info!(
-                                articles = p.articles,
-                                fetches = p.fetches,
-                                "retention applied"
-                            )
-                        }
-                        Ok(Ok(_)) => {}
-                        Ok(Err(e)) | Err(e) => {
-                            tracing::warn!(error = %e, "retention pass failed; retried tomorrow")
-                        }
-                    }
-                }
-                tokio::select! {
-                    _ = token.cancelled() => break,
-                    _ = tokio::time::sleep(PRUNE_EVERY) => {}
-                }
-            }
-        })
-    };
-
-    let mut feedlog = FeedLog::default();
-    let mut in_flight: HashSet<i64> = HashSet::new();
-    let mut tasks: JoinSet<PollSummary> = JoinSet::new();
-    let mut last_poll: Option<Instant> = None;
+    let mut polls = Polls::default();
     let mut ready = false;
+    let mut counts_failing = false;
     let mut next_tick = Instant::now();
     loop {
-        let due = feeds::due(&read, &crate::store::now_ts(), false).unwrap_or_else(|e| {
-            tracing::error!(error = %e, "cannot read the feed schedule");
-            Vec::new()
-        });
-        for feed in due {
-            if !in_flight.insert(feed.id) {
-                continue;
-            }
-            let ctx = ctx.clone();
-            tasks.spawn(async move { poll_feed(&ctx, &feed).await });
-        }
+        polls.start_due(&read, &ctx);
+        polls.record_unstored(&ctx.writer);
         if Instant::now() >= next_tick {
-            tick(&read, &health, &ctx.writer, last_poll);
+            tick(
+                &read,
+                &health,
+                &ctx.writer,
+                polls.last_poll,
+                &mut counts_failing,
+            );
             next_tick = Instant::now() + SCHEDULER_TICK;
         }
         if !ready {
             // Migrations done, feeds reconciled, the first schedule started.
             ready = true;
-            let _ = notify::ready("running");
+            notified(notify::ready("running"));
         }
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = reload_requests.notified() => reload(&mut config, &mut ctx).await,
-            Some(done) = tasks.join_next() => {
-                if let Ok(summary) = done {
-                    in_flight.remove(&summary.feed_id);
-                    last_poll = Some(Instant::now());
-                    report_poll(&summary, &mut feedlog, Some(&health));
-                }
+            Some(joined) = polls.tasks.join_next_with_id() => {
+                polls.finished(joined, &ctx, &health).await;
             }
             _ = tokio::time::sleep(SCHEDULER_TICK) => {}
         }
     }
 
-    let _ = notify::stopping("shutting down");
-    tracing::info!(
-        in_flight = tasks.len(),
-        grace_secs = config.service.shutdown_grace.as_secs(),
-        "shutting down: no new polls"
-    );
-    let drain = async {
-        while let Some(done) = tasks.join_next().await {
-            if let Ok(summary) = done {
-                report_poll(&summary, &mut feedlog, Some(&health));
-            }
-        }
-    };
-    if tokio::time::timeout(config.service.shutdown_grace, drain)
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            abandoned = tasks.len(),
-            "grace period over: abandoning polls still in flight; they are re-polled at the next start"
-        );
-        tasks.abort_all();
-    }
-    if let Some(spool) = spool {
-        let _ = spool.await;
-    }
-    let _ = pruner.await;
-    if let Some(http) = http {
-        let _ = http.await;
-    }
+    notified(notify::stopping("shutting down"));
+    polls
+        .drain(config.service.shutdown_grace, &ctx, &health)
+        .await;
+    join_helper("spool", spool).await;
+    join_helper("retention", Some(pruner)).await;
+    join_helper("http", http).await;
     drop(read);
     finish(ctx, writer_thread).await?;
     tracing::info!("stopped");

@@ -135,7 +135,12 @@ pub fn scan_once(
                     .emit();
                 }
                 Err(e) => {
-                    tracing::warn!(file = %file.display(), error = %e, "spool file not stored; will retry");
+                    if writer.store_failing() {
+                        // The writer has reported the store's failure once for everyone.
+                        tracing::debug!(file = %file.display(), error = %e, "spool file not stored; will retry");
+                    } else {
+                        tracing::warn!(file = %file.display(), error = %e, "spool file not stored; will retry");
+                    }
                     report.retry += 1;
                     continue;
                 }

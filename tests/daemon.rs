@@ -226,3 +226,248 @@ fn daemon_polls_spools_reloads_and_stops_cleanly() {
         .unwrap();
     assert_eq!(ok, "ok");
 }
+
+/// A running `newsdesk run` with its stderr in a file, stopped (SIGTERM) when dropped.
+struct Daemon {
+    child: Child,
+    log: std::path::PathBuf,
+    db: std::path::PathBuf,
+}
+
+impl Daemon {
+    fn start(sb: &Sandbox, env: &[(&str, &std::path::Path)]) -> Daemon {
+        let log = sb.path("stderr.log");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_newsdesk"));
+        cmd.args(["--config", sb.config().to_str().unwrap(), "run"])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(std::fs::File::create(&log).unwrap()));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Daemon {
+            child: cmd.spawn().unwrap(),
+            log,
+            db: sb.db(),
+        }
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Log lines containing `text`.
+    fn lines_with(&self, text: &str) -> usize {
+        self.stderr().lines().filter(|l| l.contains(text)).count()
+    }
+
+    fn count(&self, sql: &str) -> i64 {
+        rusqlite::Connection::open(&self.db)
+            .and_then(|c| c.query_row(sql, [], |r| r.get(0)))
+            .unwrap_or(-1)
+    }
+
+    fn http_addr(&self) -> String {
+        wait_for("the listen address", || {
+            self.stderr().contains("serving /healthz")
+        });
+        self.stderr()
+            .lines()
+            .find(|l| l.contains("serving /healthz"))
+            .and_then(|l| l.split("addr=").nth(1))
+            .map(|a| a.trim().to_string())
+            .expect("the daemon logs its listen address")
+    }
+
+    /// SIGTERM, then the exit status (within the grace period).
+    fn stop(&mut self) -> std::process::ExitStatus {
+        signal(&self.child, "-TERM");
+        let stop = Instant::now();
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            assert!(stop.elapsed() < Duration::from_secs(15), "did not stop");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Items long enough that storing five of them must grow the database file.
+fn rss_long(prefix: &str, n: usize) -> String {
+    let mut s = String::from("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>T</title><link>https://t.example/</link>");
+    for i in 0..n {
+        let body: String = (0..400).map(|w| format!("{prefix}{i}w{w} ")).collect();
+        s.push_str(&format!(
+            "<item><guid>{prefix}{i}</guid><title>{prefix} report {i}</title><link>https://t.example/{prefix}/{i}</link>\
+             <description>{body}</description></item>"
+        ));
+    }
+    s + "</channel></rss>"
+}
+
+fn integrity(db: &std::path::Path) -> String {
+    rusqlite::Connection::open(db)
+        .unwrap()
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn a_panicking_poll_is_logged_recorded_and_polled_again() {
+    let server = FeedServer::start();
+    server.doc("/a.xml", rss("alpha", 3), "application/rss+xml");
+    let sb = Sandbox::new();
+    let spool = sb.path("spool");
+    let base = std::fs::read_to_string(sb.config()).unwrap();
+    std::fs::write(
+        sb.config(),
+        format!(
+            "{base}{}[schedule]\nbackoff_base = \"1s\"\nmin_interval = \"1s\"\n",
+            config(&server, &spool, &["/a.xml"])
+        ),
+    )
+    .unwrap();
+    let flag = sb.path("panic-next-poll");
+    std::fs::write(&flag, "").unwrap();
+    let mut d = Daemon::start(&sb, &[("NEWSDESK_FAULT_PANIC_POLL", &flag)]);
+
+    // The first poll panics before fetching; the feed is backed off (1 s) and polled again.
+    wait_for("the feed polled again after the panic", || {
+        d.count("SELECT count(*) FROM articles") == 3
+    });
+    assert!(!flag.exists(), "the injected panic did not happen");
+    assert_eq!(server.hits_for("/a.xml").len(), 1, "{}", d.stderr());
+    assert_eq!(
+        d.count("SELECT count(*) FROM fetches WHERE outcome = 'error' AND error_kind = 'internal' AND error LIKE '%panicked%'"),
+        1
+    );
+    assert_eq!(
+        d.count("SELECT count(*) FROM fetches WHERE outcome = 'ok'"),
+        1
+    );
+    // Logged once with the feed (the panic message itself goes to stderr too).
+    let failing: Vec<String> = d
+        .stderr()
+        .lines()
+        .filter(|l| l.contains("feed failing"))
+        .map(String::from)
+        .collect();
+    assert_eq!(failing.len(), 1, "{}", d.stderr());
+    assert!(
+        failing[0].contains("/a.xml") && failing[0].contains("panicked"),
+        "{failing:?}"
+    );
+    assert!(d.stop().success(), "{}", d.stderr());
+}
+
+#[test]
+fn a_full_disk_backs_off_shows_in_healthz_and_resumes_losing_nothing() {
+    let server = FeedServer::start();
+    let feeds = ["/a.xml", "/b.xml", "/c.xml"];
+    for (f, p) in feeds.iter().zip(["alpha", "beta", "gamma"]) {
+        server.doc(f, rss_long(p, 5), "application/rss+xml");
+    }
+    let sb = Sandbox::new();
+    let spool = sb.path("spool");
+    let base = std::fs::read_to_string(sb.config()).unwrap();
+    // A fixed port, so that `newsdesk status` can ask the daemon.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cfg = config(&server, &spool, &feeds).replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
+    std::fs::write(sb.config(), format!("{base}{cfg}")).unwrap();
+    // The disk is full from the start: the database may not grow by a page.
+    let full = sb.path("disk-full");
+    std::fs::write(&full, "").unwrap();
+    let mut d = Daemon::start(&sb, &[("NEWSDESK_FAULT_DISK_FULL", &full)]);
+    let addr = d.http_addr();
+
+    wait_for("the store failure", || {
+        d.lines_with("store writes failing") == 1
+    });
+    std::fs::create_dir_all(&spool).unwrap();
+    let body: String = (0..2000).map(|w| format!("spooled{w} ")).collect();
+    std::fs::write(
+        spool.join("drop.txt"),
+        format!("Spooled on a full disk\n\n{body}\n"),
+    )
+    .unwrap();
+    let (status, health) = http_get(&addr, "/healthz");
+    assert_eq!(status, 503, "{health}");
+    assert!(health.contains("disk is full"), "{health}");
+    let (_, metrics) = http_get(&addr, "/metrics");
+    assert!(
+        metrics.contains("newsdesk_store_writes_failing 1"),
+        "{metrics}"
+    );
+    let status = sb.run(&["status"]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.contains("daemon") && l.contains("disk is full")),
+        "{text}"
+    );
+
+    // Twelve seconds of a full disk: before the fix, hundreds of requests to each feed.
+    std::thread::sleep(Duration::from_secs(12));
+    let hits: Vec<usize> = feeds.iter().map(|f| server.hits_for(f).len()).collect();
+    assert!(
+        hits.iter().all(|&n| (1..=3).contains(&n)) && hits.iter().sum::<usize>() <= 6,
+        "requests per feed while the disk was full: {hits:?}"
+    );
+    assert_eq!(
+        d.count("SELECT count(*) FROM articles"),
+        0,
+        "{}",
+        d.stderr()
+    );
+    assert!(spool.join("drop.txt").exists(), "the spool file must wait");
+    assert_eq!(d.lines_with("store writes failing"), 1, "{}", d.stderr());
+    assert_eq!(d.lines_with("WARN"), 0, "{}", d.stderr());
+
+    // Space returns: everything is stored, once, without a restart.
+    std::fs::remove_file(&full).unwrap();
+    wait_for("the feeds and the spool file stored", || {
+        d.count("SELECT count(*) FROM articles") == 16
+    });
+    assert!(spool.join("done/drop.txt").exists());
+    wait_for("the recovery logged", || {
+        d.lines_with("store writes succeed again") == 1
+    });
+    let (status, health) = http_get(&addr, "/healthz");
+    assert_eq!(status, 200, "{health}");
+    let (_, metrics) = http_get(&addr, "/metrics");
+    assert!(
+        metrics.contains("newsdesk_store_writes_failing 0"),
+        "{metrics}"
+    );
+    // The polls the full disk refused are in the fetch log now that it can take them.
+    wait_for("the refused polls recorded", || {
+        d.count("SELECT count(*) FROM fetches WHERE error_kind = 'store' AND error LIKE '%disk is full%'")
+            >= 3
+    });
+    let status = sb.run(&["status"]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(!text.contains("daemon"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("store x") && l.contains("disk is full")),
+        "{text}"
+    );
+    assert!(d.stop().success(), "{}", d.stderr());
+    assert_eq!(d.count("SELECT count(DISTINCT title) FROM articles"), 16);
+    assert_eq!(d.lines_with("store writes failing"), 1, "{}", d.stderr());
+    assert_eq!(integrity(&sb.db()), "ok");
+}

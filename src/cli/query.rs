@@ -214,8 +214,17 @@ pub fn show(config: &Config, id: i64, json: bool) -> anyhow::Result<u8> {
 
 pub fn status(config: &Config, json: bool) -> anyhow::Result<u8> {
     let s = read::status(&reader(config)?)?;
+    // What only the running daemon knows (a store refusing writes cannot say so in itself).
+    let daemon = config
+        .http
+        .as_ref()
+        .and_then(crate::service::http::daemon_problems);
     if json {
-        println!("{}", serde_json::to_string_pretty(&s)?);
+        let mut v = serde_json::to_value(&s)?;
+        if let (Some(problems), Some(obj)) = (&daemon, v.as_object_mut()) {
+            obj.insert("daemon_problems".into(), serde_json::json!(problems));
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(0);
     }
     let mut rows = vec![
@@ -265,6 +274,9 @@ pub fn status(config: &Config, json: bool) -> anyhow::Result<u8> {
             ),
         ],
     ];
+    for p in daemon.iter().flatten() {
+        rows.push(vec!["daemon".into(), p.clone()]);
+    }
     for e in &s.top_errors {
         rows.push(vec![
             "errors".into(),

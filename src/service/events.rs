@@ -113,6 +113,12 @@ pub struct FeedFailed<'a> {
 impl FeedFailed<'_> {
     pub fn emit(&self, feeds: &mut FeedLog) {
         counter!(m::POLL_ERRORS, "kind" => self.error_kind.to_string()).increment(1);
+        if self.error_kind == "store" {
+            // Not the feed's failure: the store's, which `StoreFailing` reports once for all
+            // feeds; a line per feed would be the storm it replaces.
+            tracing::debug!(feed = self.feed_url, error = self.error, "poll not stored");
+            return;
+        }
         match feeds.failed(self.feed_url, self.error_kind) {
             Transition::FirstFailure => tracing::warn!(
                 feed = self.feed_url,
@@ -340,6 +346,45 @@ impl ConfigRejected<'_> {
             config = %self.path.display(),
             error = %self.error,
             "new configuration rejected; still running the previous one"
+        );
+    }
+}
+
+/// Grouped writes started failing because the store cannot take them (disk full, I/O error,
+/// lock held too long). Logged once; the repeats are only counted, until `StoreRecovered`.
+#[derive(Debug)]
+pub struct StoreFailing<'a> {
+    pub error: &'a crate::store::StoreError,
+}
+
+impl StoreFailing<'_> {
+    pub fn emit(&self, health: Option<&super::health::Health>) {
+        gauge!(m::STORE_FAILING).set(1.0);
+        if let Some(h) = health {
+            h.store_failing(&self.error.to_string());
+        }
+        tracing::error!(
+            error = %self.error,
+            "store writes failing; the daemon holds back polls and spool scans until writes succeed again"
+        );
+    }
+}
+
+/// Grouped writes succeed again after failing for `after`.
+#[derive(Debug, Clone)]
+pub struct StoreRecovered {
+    pub after: Duration,
+}
+
+impl StoreRecovered {
+    pub fn emit(&self, health: Option<&super::health::Health>) {
+        gauge!(m::STORE_FAILING).set(0.0);
+        if let Some(h) = health {
+            h.store_recovered();
+        }
+        tracing::info!(
+            after_secs = self.after.as_secs(),
+            "store writes succeed again; polling resumes"
         );
     }
 }

@@ -3,6 +3,7 @@
 //! scheduler has not ticked, or the writer has jobs queued but has finished none.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Times are milliseconds since `base` (plus one, so that 0 can mean "never").
@@ -13,6 +14,8 @@ pub struct Health {
     last_success: AtomicU64,
     writer_depth: AtomicUsize,
     writer_progress: AtomicU64,
+    /// Since when (a stamp) and why the store has refused writes; None while it takes them.
+    store_failure: Mutex<Option<(u64, String)>>,
 }
 
 /// `/healthz`'s answer, also usable by `newsdesk status`-like callers.
@@ -29,6 +32,8 @@ pub struct HealthReport {
     pub writer_queue_depth: usize,
     /// Time since the writer last finished a job or, if it was idle, since work arrived.
     pub writer_idle_secs: f64,
+    /// How long the store has refused writes (disk full, ...); None while it takes them.
+    pub store_failing_secs: Option<f64>,
 }
 
 impl Default for Health {
@@ -46,6 +51,7 @@ impl Health {
             last_success: AtomicU64::new(0),
             writer_depth: AtomicUsize::new(0),
             writer_progress: AtomicU64::new(1),
+            store_failure: Mutex::new(None),
         }
     }
 
@@ -78,6 +84,21 @@ impl Health {
             .store(self.stamp(Instant::now()), Ordering::Relaxed);
     }
 
+    /// The store refuses writes (the writer reports the change, not every attempt).
+    pub fn store_failing(&self, error: &str) {
+        let stamp = self.stamp(Instant::now());
+        if let Ok(mut f) = self.store_failure.lock() {
+            *f = Some((stamp, error.to_string()));
+        }
+    }
+
+    /// The store takes writes again.
+    pub fn store_recovered(&self) {
+        if let Ok(mut f) = self.store_failure.lock() {
+            *f = None;
+        }
+    }
+
     /// The writer's queue depth, sampled by the daemon (every scheduler tick is enough). Also
     /// sets the `newsdesk_writer_queue_depth` gauge, so `/healthz` and `/metrics` agree. When
     /// work arrives at an idle writer its "stuck" clock starts now, not at its last job.
@@ -108,6 +129,18 @@ impl Health {
                 writer_idle.as_secs()
             ));
         }
+        let store_failure = self
+            .store_failure
+            .lock()
+            .ok()
+            .and_then(|f| f.clone())
+            .map(|(stamp, error)| (self.age(stamp, now).unwrap_or_default(), error));
+        if let Some((age, error)) = &store_failure {
+            problems.push(format!(
+                "store writes failing for {}s: {error}",
+                age.as_secs()
+            ));
+        }
         HealthReport {
             up: problems.is_empty(),
             problems,
@@ -118,6 +151,7 @@ impl Health {
             scheduler_tick_age_secs: tick_age.as_secs_f64(),
             writer_queue_depth: depth,
             writer_idle_secs: writer_idle.as_secs_f64(),
+            store_failing_secs: store_failure.map(|(age, _)| age.as_secs_f64()),
         }
     }
 }
@@ -173,6 +207,20 @@ mod tests {
         let r = h.report(Instant::now(), Duration::from_millis(20));
         assert!(r.writer_idle_secs < 0.02, "{r:?}");
         assert!(r.problems.iter().all(|p| !p.contains("writer")), "{r:?}");
+    }
+
+    #[test]
+    fn a_store_that_refuses_writes_is_down_until_it_takes_them() {
+        let h = Health::new();
+        h.store_failing("database or disk is full");
+        let r = h.report(Instant::now() + Duration::from_secs(3), STUCK);
+        assert!(!r.up, "{r:?}");
+        assert!(r.problems[0].contains("disk is full"), "{r:?}");
+        assert!(r.store_failing_secs.is_some_and(|s| s >= 3.0), "{r:?}");
+        h.store_recovered();
+        let r = h.report(Instant::now(), STUCK);
+        assert!(r.up, "{r:?}");
+        assert_eq!(r.store_failing_secs, None);
     }
 
     #[test]

@@ -169,5 +169,36 @@ async fn metrics_text(State(s): State<Arc<Shared>>) -> Response {
         .into_response()
 }
 
+/// What a running daemon's `/healthz` says is wrong, for `newsdesk status`: None when nothing
+/// answers at `[http] listen` (no daemon, or another config), else its problems (none when
+/// healthy). The daemon alone knows some things, such as a store that refuses writes and so
+/// cannot record it. Plain HTTP/1.0 over a short-lived connection: no client library needed.
+pub fn daemon_problems(cfg: &HttpConfig) -> Option<Vec<String>> {
+    use std::io::{Read, Write};
+    let mut addr = cfg.listen;
+    if addr.port() == 0 {
+        return None;
+    }
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let timeout = Duration::from_secs(2);
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, timeout).ok()?;
+    stream.set_read_timeout(Some(timeout)).ok()?;
+    stream.set_write_timeout(Some(timeout)).ok()?;
+    write!(stream, "GET /healthz HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.take(1 << 20).read_to_string(&mut response).ok()?;
+    let (_, body) = response.split_once("\r\n\r\n")?;
+    let report: serde_json::Value = serde_json::from_str(body).ok()?;
+    let problems = report.get("problems")?.as_array()?;
+    Some(
+        problems
+            .iter()
+            .filter_map(|p| p.as_str().map(String::from))
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests;

@@ -28,6 +28,7 @@ pub const CONFIG_RELOADS: &str = "newsdesk_config_reloads_total";
 pub const CONFIG_RELOAD_OK: &str = "newsdesk_config_last_reload_successful";
 pub const WRITER_QUEUE_DEPTH: &str = "newsdesk_writer_queue_depth";
 pub const FEEDS: &str = "newsdesk_feeds";
+pub const STORE_FAILING: &str = "newsdesk_store_writes_failing";
 pub const BUILD_INFO: &str = "newsdesk_build_info";
 
 /// Poll latency buckets (seconds): from a fast 304 on a LAN to a feed near the total timeout.
@@ -54,6 +55,7 @@ pub fn install() -> Result<PrometheusHandle, BuildError> {
     metrics::set_global_recorder(recorder)?;
     describe();
     metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    metrics::gauge!(STORE_FAILING).set(0.0);
     Ok(handle)
 }
 
@@ -108,6 +110,10 @@ pub fn describe() {
         "Write jobs waiting for or held by the store writer."
     );
     describe_gauge!(FEEDS, "Feeds by state (ok, failing, disabled).");
+    describe_gauge!(
+        STORE_FAILING,
+        "1 while the store cannot take writes (disk full, I/O error, lock held too long), else 0."
+    );
     describe_gauge!(
         BUILD_INFO,
         "Always 1; the version label says which build runs."

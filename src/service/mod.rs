@@ -6,7 +6,9 @@
 //! - [`metrics`]: series names, help text, buckets, the Prometheus recorder.
 //! - [`health`]: the few atomics the daemon updates and `/healthz` judges.
 //! - [`http`]: the optional loopback listener serving `/healthz` and `/metrics`.
+//! - [`backoff`]: how often work may retry while the store refuses writes (disk full).
 
+pub mod backoff;
 pub mod events;
 pub mod feedlog;
 pub mod health;

@@ -12,6 +12,7 @@ pub mod lock;
 pub mod migrate;
 pub mod prune;
 pub mod read;
+pub mod service;
 pub mod write;
 pub mod writer;
 
@@ -64,14 +65,14 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// True for errors a retry may cure (a lock held too long, a full disk that gets room).
+    /// True for errors an immediate retry may cure (a lock held a little too long). A full
+    /// disk is not: space does not come back within the writer's retries, which only held the
+    /// writer thread; the daemon backs off instead (`service::backoff`).
     pub fn is_transient(&self) -> bool {
         match self {
             StoreError::Sql(rusqlite::Error::SqliteFailure(e, _)) => matches!(
                 e.code,
-                rusqlite::ErrorCode::DatabaseBusy
-                    | rusqlite::ErrorCode::DatabaseLocked
-                    | rusqlite::ErrorCode::DiskFull
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
             ),
             _ => false,
         }

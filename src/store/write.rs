@@ -257,7 +257,8 @@ impl WriterState {
                     if !e.is_transient() || attempt >= ATTEMPTS || self.conn.is_autocommit() {
                         return Err(e);
                     }
-                    tracing::warn!(error = %e, attempt, "commit failed, retrying");
+                    // The writer reports a store that keeps failing once, as a change of state.
+                    tracing::debug!(error = %e, attempt, "commit failed, retrying");
                     std::thread::sleep(std::time::Duration::from_millis(200 * u64::from(attempt)));
                     attempt += 1;
                 }
@@ -327,7 +328,8 @@ impl WriterState {
                     if !e.is_transient() || attempt >= ATTEMPTS {
                         return Err(e);
                     }
-                    tracing::warn!(error = %e, attempt, "write failed, retrying");
+                    // The writer reports a store that keeps failing once, as a change of state.
+                    tracing::debug!(error = %e, attempt, "write failed, retrying");
                     std::thread::sleep(std::time::Duration::from_millis(200 * u64::from(attempt)));
                     attempt += 1;
                 }

@@ -16,7 +16,7 @@
 use super::checkpoint::Checkpointer;
 use super::write::WriterState;
 use super::StoreError;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
@@ -28,8 +28,47 @@ type Delivery = Box<dyn FnOnce(Option<&StoreError>) + Send>;
 enum Job {
     /// Runs on its own, outside any group (it may open and commit transactions itself).
     Alone(Box<dyn FnOnce(&mut WriterState) + Send>),
-    /// Runs inside the current group's transaction; its answer waits for the commit.
-    Grouped(Box<dyn FnOnce(&mut WriterState) -> Delivery + Send>),
+    /// Runs inside the current group's transaction; its answer waits for the commit. Also
+    /// says whether it wrote, or why not when the store refused (disk full).
+    Grouped(GroupedJob),
+}
+
+type GroupedJob = Box<dyn FnOnce(&mut WriterState) -> (Delivery, Verdict) + Send>;
+
+/// How a grouped job went, for the writer's view of the store.
+enum Verdict {
+    Wrote,
+    /// The store refused the write (see `store_fault`).
+    Refused(StoreError),
+    /// The job failed for reasons of its own (bad data): says nothing about the store.
+    Failed,
+}
+
+/// Further busy timeouts a group waits for another connection's write lock (SQLite's default
+/// busy timeout here is 5 s: 25 s in all) before its jobs run alone and fail if it is still held.
+const LOCK_WAITS: u32 = 4;
+
+fn locked(e: &StoreError) -> bool {
+    matches!(e, StoreError::Sql(rusqlite::Error::SqliteFailure(e, _))
+        if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+}
+
+/// Errors that say the store as a whole cannot take writes now (a full disk, an I/O error, a
+/// read-only file, a lock held past the busy timeout), not that one job's data was wrong.
+/// Retrying at once cannot help; retrying later may.
+fn store_fault(e: &StoreError) -> bool {
+    match e {
+        StoreError::Sql(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+            e.code,
+            rusqlite::ErrorCode::DiskFull
+                | rusqlite::ErrorCode::SystemIoFailure
+                | rusqlite::ErrorCode::ReadOnly
+                | rusqlite::ErrorCode::CannotOpen
+                | rusqlite::ErrorCode::DatabaseBusy
+                | rusqlite::ErrorCode::DatabaseLocked
+        ),
+        _ => false,
+    }
 }
 
 /// A handle to the writer thread; cheap to clone. The thread stops when every handle is gone,
@@ -38,6 +77,7 @@ enum Job {
 pub struct Writer {
     jobs: mpsc::Sender<Job>,
     depth: Arc<AtomicUsize>,
+    failing: Arc<AtomicBool>,
 }
 
 /// Jobs that may wait in the queue before senders are slowed down (backpressure on fetchers).
@@ -76,12 +116,16 @@ impl Writer {
         let state = WriterState::new(conn, &config.dedupe)?;
         let (tx, rx) = mpsc::channel::<Job>(QUEUE);
         let depth = Arc::new(AtomicUsize::new(0));
+        let failing = Arc::new(AtomicBool::new(false));
         let mut thread = WriterThread {
             state,
             rx,
             depth: depth.clone(),
             health,
             checkpoint,
+            failing_since: None,
+            failing: failing.clone(),
+            fault: fault::DiskFull::from_env(),
         };
         let handle = std::thread::Builder::new()
             .name("newsdesk-writer".into())
@@ -92,12 +136,26 @@ impl Writer {
                 thread.state.close();
             })
             .map_err(StoreError::Thread)?;
-        Ok((Writer { jobs: tx, depth }, handle))
+        Ok((
+            Writer {
+                jobs: tx,
+                depth,
+                failing,
+            },
+            handle,
+        ))
     }
 
     /// Jobs waiting or running.
     pub fn queue_depth(&self) -> usize {
         self.depth.load(Ordering::Relaxed)
+    }
+
+    /// True while the last grouped writes failed because the store cannot take writes (disk
+    /// full, I/O error, lock held too long); false again after the next group that commits
+    /// cleanly. Callers that would only redo the same failing work hold back meanwhile.
+    pub fn store_failing(&self) -> bool {
+        self.failing.load(Ordering::Relaxed)
     }
 
     fn wrap<F, R>(f: F) -> (Job, oneshot::Receiver<Result<R, StoreError>>)
@@ -121,13 +179,19 @@ impl Writer {
         let (reply_tx, reply_rx) = oneshot::channel();
         let job = Job::Grouped(Box::new(move |state| {
             let result = state.in_savepoint(f);
-            Box::new(move |commit_failed: Option<&StoreError>| {
+            let verdict = match &result {
+                Ok(_) => Verdict::Wrote,
+                Err(e) if store_fault(e) => Verdict::Refused(e.replicate()),
+                Err(_) => Verdict::Failed,
+            };
+            let deliver: Delivery = Box::new(move |commit_failed: Option<&StoreError>| {
                 let answer = match (result, commit_failed) {
                     (Ok(_), Some(e)) => Err(e.replicate()),
                     (result, _) => result,
                 };
                 let _ = reply_tx.send(answer);
-            })
+            });
+            (deliver, verdict)
         }));
         (job, reply_rx)
     }
@@ -239,6 +303,10 @@ struct WriterThread {
     depth: Arc<AtomicUsize>,
     health: Option<Arc<crate::service::health::Health>>,
     checkpoint: Option<Checkpointer>,
+    /// Since when grouped writes fail for want of a writable store, and the handles' view.
+    failing_since: Option<Instant>,
+    failing: Arc<AtomicBool>,
+    fault: fault::DiskFull,
 }
 
 impl WriterThread {
@@ -275,28 +343,43 @@ impl WriterThread {
 
     /// Run `first` and the grouped jobs queued behind it in one transaction, commit, and
     /// deliver their answers. Returns the job that ended the group by having to run alone.
-    fn group(
-        &mut self,
-        first: Box<dyn FnOnce(&mut WriterState) -> Delivery + Send>,
-    ) -> Option<Job> {
+    fn group(&mut self, first: GroupedJob) -> Option<Job> {
         let started = Instant::now();
-        if let Err(e) = self.state.begin_group() {
+        self.fault.apply(&self.state.conn);
+        if let Err(e) = self.begin_group_waiting() {
             // Most likely another process holds the write lock past the busy timeout: the job
             // runs alone, where the store methods retry in transactions of their own.
             tracing::debug!(error = %e, "group transaction not begun; the job runs alone");
-            let deliver = first(&mut self.state);
+            let (deliver, verdict) = first(&mut self.state);
+            match verdict {
+                Verdict::Wrote => self.store_state(None),
+                Verdict::Refused(e) => self.store_state(Some(&e)),
+                Verdict::Failed => {}
+            }
             deliver(None);
             self.finished(1);
             return None;
         }
-        let mut deliveries = vec![first(&mut self.state)];
+        let (first, verdict) = first(&mut self.state);
+        let mut deliveries = vec![first];
+        let (mut fault, mut wrote) = (None, false);
+        let mut judge = |v: Verdict| match v {
+            Verdict::Wrote => wrote = true,
+            Verdict::Refused(e) => fault = fault.take().or(Some(e)),
+            Verdict::Failed => {}
+        };
+        judge(verdict);
         let mut leftover = None;
         while deliveries.len() < GROUP_MAX_JOBS
             && self.state.group_items() < GROUP_MAX_ITEMS
             && started.elapsed() < GROUP_MAX_TIME
         {
             match self.rx.try_recv() {
-                Ok(Job::Grouped(f)) => deliveries.push(f(&mut self.state)),
+                Ok(Job::Grouped(f)) => {
+                    let (deliver, verdict) = f(&mut self.state);
+                    deliveries.push(deliver);
+                    judge(verdict);
+                }
                 Ok(alone) => {
                     leftover = Some(alone);
                     break;
@@ -306,27 +389,124 @@ impl WriterThread {
             }
         }
         let jobs = deliveries.len();
-        match self.state.commit_group() {
+        let committed = self.state.commit_group();
+        match &committed {
             Ok(items) => {
                 crate::service::events::WriterCommit {
                     duration: started.elapsed(),
-                    items,
+                    items: *items,
                 }
                 .emit();
                 tracing::trace!(jobs, items, "group committed");
-                for d in deliveries {
-                    d(None);
-                }
             }
             Err(e) => {
-                tracing::warn!(error = %e, jobs, "group commit failed; none of its writes were stored");
-                for d in deliveries {
-                    d(Some(&e));
-                }
+                // Logged once per change of the store's state (below), not per attempt.
+                tracing::debug!(error = %e, jobs, "group commit failed; none of its writes were stored");
+                fault = fault.or_else(|| store_fault(e).then(|| e.replicate()));
             }
+        }
+        // Before the answers: a caller that sees its write fail must also see the store failing.
+        // Recovered only when something was written: a group of failed jobs proves nothing.
+        if fault.is_some() || (wrote && committed.is_ok()) {
+            self.store_state(fault.as_ref());
+        }
+        for d in deliveries {
+            d(committed.as_ref().err());
         }
         self.finished(jobs);
         leftover
+    }
+
+    /// Begin the group's transaction, waiting out another connection that holds the write
+    /// lock for up to `LOCK_WAITS` more busy timeouts. Only BEGIN IMMEDIATE waits in SQLite's
+    /// busy handler: a job run alone reads before it writes, and SQLite refuses such an upgrade
+    /// at once rather than wait (a lock held past one busy timeout lost an ingest's batch
+    /// within 60 ms). One line says the writer is waiting; the wait itself is not an error.
+    fn begin_group_waiting(&mut self) -> Result<(), StoreError> {
+        let mut waits = 0;
+        loop {
+            match self.state.begin_group() {
+                Err(e) if locked(&e) && waits < LOCK_WAITS => {
+                    if waits == 0 {
+                        tracing::warn!(error = %e, "another connection holds the database's write lock; the writer waits for it");
+                    }
+                    waits += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// Track whether the store takes writes, reporting only the changes: a full disk makes
+    /// every attempt fail alike, and one line per attempt buried the log.
+    fn store_state(&mut self, fault: Option<&StoreError>) {
+        match (fault, self.failing_since) {
+            (Some(e), None) => {
+                self.failing_since = Some(Instant::now());
+                self.failing.store(true, Ordering::Relaxed);
+                crate::service::events::StoreFailing { error: e }.emit(self.health.as_deref());
+            }
+            (None, Some(since)) => {
+                self.failing_since = None;
+                self.failing.store(false, Ordering::Relaxed);
+                crate::service::events::StoreRecovered {
+                    after: since.elapsed(),
+                }
+                .emit(self.health.as_deref());
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A test-only fault hook, compiled into debug builds only: while the file named by
+/// `NEWSDESK_FAULT_DISK_FULL` exists, the database may not grow (SQLite's `max_page_count`
+/// pinned to its current size), so writes fail with SQLite's own "database or disk is full"
+/// exactly as on a full disk; removing the file gives the room back. The daemon's tests use
+/// it to prove the back-off without a filesystem they would have to mount.
+mod fault {
+    use rusqlite::Connection;
+
+    pub struct DiskFull {
+        #[cfg(debug_assertions)]
+        flag: Option<(std::path::PathBuf, bool)>,
+    }
+
+    impl DiskFull {
+        pub fn from_env() -> DiskFull {
+            DiskFull {
+                #[cfg(debug_assertions)]
+                flag: std::env::var_os("NEWSDESK_FAULT_DISK_FULL").map(|p| (p.into(), false)),
+            }
+        }
+
+        #[cfg(not(debug_assertions))]
+        pub fn apply(&mut self, _conn: &Connection) {}
+
+        #[cfg(debug_assertions)]
+        pub fn apply(&mut self, conn: &Connection) {
+            let Some((path, full)) = &mut self.flag else {
+                return;
+            };
+            let want = path.exists();
+            if want == *full {
+                return;
+            }
+            let pages = if want {
+                conn.query_row("PRAGMA page_count", [], |r| r.get::<_, i64>(0))
+                    .unwrap_or(1)
+            } else {
+                i64::from(u32::MAX - 1)
+            };
+            if conn
+                .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .is_ok()
+            {
+                *full = want;
+            }
+        }
     }
 }
 
@@ -484,6 +664,55 @@ mod tests {
             db.count("SELECT count(*) FROM articles WHERE duplicate_of IS NOT NULL"),
             0
         );
+    }
+
+    #[test]
+    fn a_full_disk_marks_the_store_failing_until_a_group_commits() {
+        let db = db();
+        let (writer, thread) = Writer::start(&db.config, None).unwrap();
+        // The database may not grow: SQLite answers "database or disk is full" (SQLITE_FULL).
+        let pin = |w: &mut WriterState, pages: Option<i64>| {
+            let pages = pages.unwrap_or_else(|| {
+                w.conn
+                    .query_row("PRAGMA page_count", [], |r| r.get(0))
+                    .unwrap()
+            });
+            w.conn
+                .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .unwrap();
+        };
+        writer.call_blocking(move |w| pin(w, None)).unwrap();
+        assert!(!writer.store_failing());
+        let many = |key: &str| {
+            (0..40)
+                .map(|i| item(&format!("{key}{i}")))
+                .collect::<Vec<_>>()
+        };
+        let batch = many("full");
+        let e = writer
+            .call_grouped_blocking(move |w| w.store_batch(&source(), &batch))
+            .unwrap_err();
+        assert!(store_fault(&e), "{e}");
+        assert!(writer.store_failing());
+        // A job whose own data is wrong is not the store's failure and changes nothing.
+        let _ = writer
+            .call_grouped_blocking(|_| Err::<(), _>(StoreError::NotCommitted("bad record".into())));
+        assert!(writer.store_failing());
+        // Room again: the next group commits and the store is no longer failing.
+        writer
+            .call_blocking(move |w| pin(w, Some(i64::from(u32::MAX - 1))))
+            .unwrap();
+        let batch = many("room");
+        let stored = writer
+            .call_grouped_blocking(move |w| w.store_batch(&source(), &batch))
+            .unwrap();
+        assert_eq!(stored.new_count(), 40);
+        assert!(!writer.store_failing());
+        drop(writer);
+        thread.join().unwrap();
+        assert_eq!(db.count("SELECT count(*) FROM articles"), 40);
     }
 
     #[test]
