@@ -42,7 +42,7 @@ fn db_prune(config: &Config, json: bool) -> anyhow::Result<u8> {
 
 fn db_vacuum(config: &Config) -> anyhow::Result<u8> {
     let conn = open_write(&config.store.path, config.store.busy_timeout)?;
-    conn.execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")?;
+    prune::vacuum(&conn)?;
     println!("{}: vacuumed", config.store.path.display());
     Ok(0)
 }

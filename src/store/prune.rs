@@ -58,6 +58,13 @@ pub fn prune(
     Ok(out)
 }
 
+/// Rebuild the database file to give back the pages large deletions freed, and fold the WAL
+/// in so the space shows on disk at once.
+pub fn vacuum(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
