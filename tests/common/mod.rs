@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod feed_server;
+pub mod sources;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -14,7 +15,7 @@ pub fn corpus() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
     assert!(
-        dir.join("articles/articles.jsonl").is_file(),
+        dir.join("articles/articles.jsonl").is_file() && dir.join("SOURCES.md").is_file(),
         "corpus not found at {} (set NEWSDESK_CORPUS to the shared corpus folder)",
         dir.display()
     );
