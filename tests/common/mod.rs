@@ -22,6 +22,22 @@ pub fn corpus() -> PathBuf {
     dir
 }
 
+/// Whether we run in CI (`CI` set, as CI services and `.ci/run` do): there a missing tool is a
+/// failure, never a skip.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
+}
+
+/// A tool a test needs is not installed: in CI that fails the test; elsewhere the test prints
+/// a notice (`how` says how to install the tool) and the caller skips the check.
+pub fn tool_missing(tool: &str, how: &str) {
+    assert!(
+        !in_ci(),
+        "{tool} is not installed, and CI must run this check ({how})"
+    );
+    eprintln!("NOTICE: {tool} is not installed; skipping this check ({how})");
+}
+
 /// The seed articles, beside the corpus.
 pub fn seeds() -> Vec<PathBuf> {
     let dir = corpus().join("../seeds");
