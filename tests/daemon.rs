@@ -43,7 +43,7 @@ fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
         assert!(
-            start.elapsed() < Duration::from_secs(40),
+            start.elapsed() < Duration::from_secs(120),
             "timed out waiting for {what}"
         );
         std::thread::sleep(Duration::from_millis(200));
