@@ -36,3 +36,6 @@ pub mod spool;
 pub mod store;
 pub mod tag;
 pub mod words;
+
+#[cfg(test)]
+mod test_corpus;

@@ -598,10 +598,9 @@ mod tests {
 
     #[test]
     fn the_english_shortcut_agrees_with_whatlang_on_the_corpus() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus");
         let mut texts: Vec<(String, String)> = Vec::new();
-        for name in ["articles/feed-items.jsonl", "articles/articles.jsonl"] {
-            let data = std::fs::read_to_string(format!("{dir}/{name}")).unwrap();
+        for name in ["feed-items.jsonl", "articles.jsonl"] {
+            let data = crate::test_corpus::articles_file(name);
             for line in data.lines() {
                 let v: serde_json::Value = serde_json::from_str(line).unwrap();
                 let field = |k: &str| v[k].as_str().unwrap_or("").to_string();

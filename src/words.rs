@@ -127,9 +127,8 @@ mod tests {
 
     #[test]
     fn ascii_rules_equal_the_general_segmenter_on_the_corpus() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/articles");
         for name in ["feed-items.jsonl", "articles.jsonl"] {
-            let data = std::fs::read_to_string(format!("{dir}/{name}")).unwrap();
+            let data = crate::test_corpus::articles_file(name);
             for line in data.lines() {
                 let v: serde_json::Value = serde_json::from_str(line).unwrap();
                 for key in ["title", "text"] {

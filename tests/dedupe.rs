@@ -101,22 +101,25 @@ fn syndicated_copies_are_grouped_and_stay_grouped_across_restarts() {
             "{title}: not grouped: {groups:?}"
         );
     }
-    let (_, dup) = article_id(
-        &sb,
-        "Hezbollah rejects disarmament plan and government's four-month timeline",
-    );
-    let evidence: String = conn
+    // The Hezbollah copy names its original, the detector that matched and why.
+    let hezbollah = "Hezbollah rejects disarmament plan and government's four-month timeline";
+    let (original, _) = article_id(&sb, hezbollah);
+    let (dup_of, detector, similarity, evidence): (i64, String, f64, String) = conn
         .query_row(
-            "SELECT duplicate_detector || ' ' || duplicate_evidence FROM articles WHERE duplicate_of IS NOT NULL LIMIT 1",
-            [],
-            |r| r.get(0),
+            "SELECT duplicate_of, duplicate_detector, duplicate_similarity, duplicate_evidence
+               FROM articles WHERE title = ?1 AND duplicate_of IS NOT NULL",
+            [hezbollah],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .unwrap();
-    assert!(
-        evidence.contains("detector"),
-        "evidence recorded: {evidence}"
+    assert_eq!(
+        dup_of, original,
+        "the copy points at the first-seen article"
     );
-    let _ = dup;
+    let evidence: serde_json::Value = serde_json::from_str(&evidence).unwrap();
+    assert_eq!(evidence["detector"], detector.as_str(), "{evidence}");
+    assert_eq!(evidence["matched_article_id"], original, "{evidence}");
+    assert!(similarity > 0.0 && similarity <= 1.0, "{similarity}");
 
     // Search shows the story once by default, every copy with --all.
     let collapsed: serde_json::Value =

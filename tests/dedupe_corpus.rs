@@ -2,6 +2,8 @@
 //! seed articles. The corpus is found through NEWSDESK_CORPUS (default ../shared/corpus); the
 //! seeds through NEWSDESK_SEEDS (default ../shared/seeds). Missing data fails the test.
 
+mod common;
+use common::corpus;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -18,13 +20,6 @@ fn dir(var: &str, default: &str) -> PathBuf {
         p.display()
     );
     p
-}
-
-fn corpus() -> PathBuf {
-    dir(
-        "NEWSDESK_CORPUS",
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus"),
-    )
 }
 
 /// (corpus id, source, record) of a JSON Lines file.

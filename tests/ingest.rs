@@ -294,8 +294,9 @@ fn db_prune_applies_retention_by_publication_date() {
     )
     .unwrap();
     sb.run_ok(&["ingest", path_str(&file)]);
-    let out = sb.run_ok(&["--json", "db", "prune"]);
-    assert!(out.contains("\"articles\":1"), "{out}");
+    let out: serde_json::Value =
+        serde_json::from_str(&sb.run_ok(&["--json", "db", "prune"])).unwrap();
+    assert_eq!(out["articles"], 1, "{out}");
     assert_eq!(sb.count("SELECT count(*) FROM articles"), 1);
     assert_eq!(sb.count("SELECT count(*) FROM sightings"), 1);
     let out = sb.run_ok(&["search", "treaty"]);

@@ -18,16 +18,6 @@ fn messages_reach_the_socket_and_nothing_is_sent_without_one() {
     let sock = UnixDatagram::bind(&path).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
 
-    // Unset: calls succeed and send nothing.
-    std::env::remove_var("NOTIFY_SOCKET");
-    assert!(!notify::enabled());
-    notify::ready("not sent").unwrap();
-    notify::watchdog().unwrap();
-    sock.set_nonblocking(true).unwrap();
-    let mut buf = [0u8; 64];
-    assert!(sock.recv(&mut buf).is_err(), "nothing may arrive");
-    sock.set_nonblocking(false).unwrap();
-
     std::env::set_var("NOTIFY_SOCKET", &path);
     assert!(notify::enabled());
 
@@ -39,6 +29,23 @@ fn messages_reach_the_socket_and_nothing_is_sent_without_one() {
             .any(|l| l == "STATUS=3 feeds, no successful poll yet"),
         "{m}"
     );
+
+    // Unset (outside systemd): calls succeed and send nothing, not even to the socket
+    // that was used a moment ago and still listens.
+    std::env::remove_var("NOTIFY_SOCKET");
+    assert!(!notify::enabled());
+    notify::ready("not sent").unwrap();
+    notify::watchdog().unwrap();
+    sock.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 64];
+    let nothing = sock.recv(&mut buf);
+    assert!(
+        matches!(&nothing, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "nothing may arrive: {:?}",
+        nothing.map(|n| String::from_utf8_lossy(&buf[..n]).into_owned())
+    );
+    sock.set_nonblocking(false).unwrap();
+    std::env::set_var("NOTIFY_SOCKET", &path);
 
     notify::status("3 feeds (1 failing), last successful poll 4s ago").unwrap();
     assert_eq!(

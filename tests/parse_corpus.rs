@@ -1,68 +1,13 @@
 //! Every feed of the shared corpus through `parse_feed`: item counts as SOURCES.md gives them,
-//! correct text in the legacy-charset feeds, absolute links, stable identities.
+//! correct text in the legacy-charset feeds, absolute links, identities that do not
+//! depend on item order.
 
+mod common;
+use common::corpus;
+use common::sources::{distinct_items, feed_items, MALFORMED};
 use newsdesk::parse::{parse_feed, ParseError, ParsedFeed};
-use std::collections::{BTreeMap, HashSet};
-use std::path::PathBuf;
+use std::collections::HashSet;
 use url::Url;
-
-const MALFORMED: &str = "dylanharris-blog-malformed-rss-prefixed.xml";
-
-fn corpus() -> PathBuf {
-    let dir = std::env::var("NEWSDESK_CORPUS")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus").to_string());
-    let dir = PathBuf::from(dir);
-    assert!(
-        dir.join("feeds").is_dir() && dir.join("SOURCES.md").is_file(),
-        "corpus not found at {} (set NEWSDESK_CORPUS to the shared corpus directory)",
-        dir.display()
-    );
-    dir
-}
-
-/// file name -> item count, from the feeds table of SOURCES.md ("| file | format | encoding |
-/// items | ...").
-fn expected_counts() -> BTreeMap<String, usize> {
-    let text = std::fs::read_to_string(corpus().join("SOURCES.md")).expect("read SOURCES.md");
-    let mut out = BTreeMap::new();
-    for line in text.lines() {
-        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
-        if cells.len() > 5 && cells[1].contains('.') && !cells[1].contains(' ') {
-            if let Ok(n) = cells[4].parse::<usize>() {
-                out.insert(cells[1].to_string(), n);
-            }
-        }
-    }
-    assert_eq!(
-        out.len(),
-        40,
-        "SOURCES.md should list 40 feeds, found {}",
-        out.len()
-    );
-    out
-}
-
-/// The item count once an item listed several times in one feed is counted once: when every
-/// item has a non-empty `<guid>`, the number of distinct guid texts (a plain byte scan, independent of the
-/// parser); otherwise the count SOURCES.md gives.
-fn unique_count(name: &str, items: usize) -> usize {
-    let bytes = std::fs::read(corpus().join("feeds").join(name)).expect("read feed");
-    let text = String::from_utf8_lossy(&bytes);
-    let guids: Vec<&str> = text
-        .split("<guid")
-        .skip(1)
-        .filter_map(|rest| {
-            rest.split_once('>')
-                .and_then(|(_, v)| v.split_once("</guid>"))
-        })
-        .map(|(v, _)| v.trim())
-        .filter(|v| !v.is_empty())
-        .collect();
-    if guids.len() != items {
-        return items;
-    }
-    guids.iter().collect::<HashSet<_>>().len()
-}
 
 fn feed_url(name: &str) -> Url {
     Url::parse(&format!("http://feeds.example.test/corpus/{name}")).unwrap()
@@ -83,7 +28,7 @@ fn titles(feed: &ParsedFeed) -> String {
 
 #[test]
 fn every_corpus_feed_yields_its_item_count() {
-    let expected = expected_counts();
+    let expected = feed_items();
     let mut on_disk: Vec<String> = std::fs::read_dir(corpus().join("feeds"))
         .expect("list feeds")
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -97,10 +42,10 @@ fn every_corpus_feed_yields_its_item_count() {
             Ok(_) if name == MALFORMED => {
                 failures.push(format!("{name}: parsed, expected an error"))
             }
-            Ok(feed) if feed.items.len() != unique_count(name, *want) => failures.push(format!(
+            Ok(feed) if feed.items.len() != distinct_items(name, *want) => failures.push(format!(
                 "{name}: {} items, SOURCES.md says {want} ({} distinct guids)",
                 feed.items.len(),
-                unique_count(name, *want)
+                distinct_items(name, *want)
             )),
             Ok(feed) => {
                 for item in &feed.items {
@@ -211,25 +156,77 @@ fn relative_links_become_absolute() {
     }
 }
 
-#[test]
-fn identities_are_stable_and_unique() {
-    for name in expected_counts().keys().filter(|n| *n != MALFORMED) {
-        let a: Vec<_> = parse_file(name)
-            .unwrap()
-            .items
-            .into_iter()
-            .map(|i| i.guid)
-            .collect();
-        let b: Vec<_> = parse_file(name)
-            .unwrap()
-            .items
-            .into_iter()
-            .map(|i| i.guid)
-            .collect();
-        assert_eq!(a, b, "{name}: identities differ between two parses");
-        let unique: HashSet<_> = a.iter().collect();
-        assert_eq!(unique.len(), a.len(), "{name}: duplicate identities");
+/// The feed's bytes with its `<item>`/`<entry>` elements in reverse order, by a plain byte
+/// split independent of the parser; None for JSON Feed and feeds with fewer than two items.
+fn reversed_items(bytes: &[u8]) -> Option<Vec<u8>> {
+    let tag: &[u8] = if bytes.windows(7).any(|w| w == b"</item>") {
+        b"item"
+    } else {
+        b"entry"
+    };
+    let close = [b"</", tag, b">"].concat();
+    let is_open = |i: usize| {
+        bytes[i..].starts_with(b"<")
+            && bytes[i + 1..].starts_with(tag)
+            && matches!(
+                bytes.get(i + 1 + tag.len()),
+                Some(b'>' | b' ' | b'\t' | b'\r' | b'\n')
+            )
+    };
+    let mut spans = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if is_open(i) {
+            let len = bytes[i..].windows(close.len()).position(|w| w == close)?;
+            spans.push(i..i + len + close.len());
+            i += len + close.len();
+        } else {
+            i += 1;
+        }
     }
+    if spans.len() < 2 {
+        return None;
+    }
+    let (first, last) = (spans[0].start, spans[spans.len() - 1].end);
+    let mut out = bytes[..first].to_vec();
+    for span in spans.iter().rev() {
+        out.extend_from_slice(&bytes[span.clone()]);
+        out.push(b'\n');
+    }
+    out.extend_from_slice(&bytes[last..]);
+    Some(out)
+}
+
+/// An item's identity is its own: the same items in another order (a publisher reordering its
+/// feed) keep their identities, in particular those derived for items without a guid.
+#[test]
+fn identities_are_unique_and_do_not_depend_on_item_order() {
+    let mut reordered = 0;
+    for name in feed_items().keys().filter(|n| *n != MALFORMED) {
+        let bytes = std::fs::read(corpus().join("feeds").join(name)).expect("read feed");
+        let identities = |bytes: &[u8]| -> Vec<(String, Option<String>)> {
+            let mut ids: Vec<_> = parse_feed(bytes, None, &feed_url(name), 10_000)
+                .unwrap_or_else(|e| panic!("{name}: {e}"))
+                .items
+                .into_iter()
+                .map(|i| (i.guid.unwrap_or_default(), i.title))
+                .collect();
+            ids.sort();
+            ids
+        };
+        let ids = identities(&bytes);
+        let unique: HashSet<_> = ids.iter().map(|(id, _)| id).collect();
+        assert_eq!(unique.len(), ids.len(), "{name}: duplicate identities");
+        if let Some(reversed) = reversed_items(&bytes) {
+            assert_eq!(
+                identities(&reversed),
+                ids,
+                "{name}: identities change with item order"
+            );
+            reordered += 1;
+        }
+    }
+    assert!(reordered >= 30, "only {reordered} feeds could be reordered");
     // DW has no guids: identity is the link.
     let dw = parse_file("dw-english-all-rss1.rdf").unwrap();
     assert!(dw.items.iter().all(|i| i.guid == i.url && i.url.is_some()));

@@ -1,7 +1,9 @@
 //! The shipped unit passes `systemd-analyze verify` and scores at most 2.0 with
 //! `systemd-analyze security` (SPEC section 9). Where systemd-analyze is not installed the
-//! checks that need it print a notice and return; `.ci/run` installs it so CI always runs them.
+//! checks that need it print a notice and return, except in CI (`CI` set) where that is a
+//! failure; `.ci/run` installs it and fails if it cannot.
 
+mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -28,15 +30,12 @@ fn values(unit: &str, key: &str) -> Vec<String> {
         .collect()
 }
 
-/// Run a systemd tool, or None (with a notice) when it is not installed.
+/// Run a systemd tool, or None when it is not installed (a failure in CI, else a notice).
 fn run(tool: &str, args: &[&std::ffi::OsStr]) -> Option<Output> {
     match Command::new(tool).args(args).output() {
         Ok(out) => Some(out),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            eprintln!(
-                "NOTICE: {tool} is not installed; skipping this check \
-                 (apt-get install systemd, as .ci/run does)"
-            );
+            common::tool_missing(tool, "apt-get install systemd, as .ci/run does");
             None
         }
         Err(e) => panic!("cannot run {tool}: {e}"),

@@ -104,9 +104,10 @@ fn seeds_are_tagged_with_evidence_and_retag_is_stable() {
     assert!(search.contains("Pakistan"), "{search}");
 
     let before: Vec<(i64, i64, f64)> = tag_rows(&sb);
-    let out = sb.run_ok(&["--json", "retag"]);
-    assert!(
-        out.contains("\"retagged\":2") && out.contains("\"flag_changed\":0"),
+    let out: serde_json::Value = serde_json::from_str(&sb.run_ok(&["--json", "retag"])).unwrap();
+    assert_eq!(
+        (&out["retagged"], &out["flag_changed"]),
+        (&2.into(), &0.into()),
         "{out}"
     );
     assert_eq!(

@@ -366,11 +366,8 @@ mod tests {
 
     #[test]
     fn fast_words_equal_the_unicode_segmenter_on_the_corpus() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/articles");
         for name in ["feed-items.jsonl", "articles.jsonl"] {
-            let Ok(data) = std::fs::read_to_string(format!("{dir}/{name}")) else {
-                panic!("corpus file {dir}/{name} is needed");
-            };
+            let data = crate::test_corpus::articles_file(name);
             for line in data.lines() {
                 let v: serde_json::Value = serde_json::from_str(line).unwrap();
                 for key in ["title", "text"] {

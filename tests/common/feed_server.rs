@@ -26,6 +26,11 @@ pub struct FeedServer {
     routes: Arc<Mutex<HashMap<String, Route>>>,
     /// (path, status) of every request served.
     pub hits: Arc<Mutex<Vec<(String, u16)>>>,
+    /// The path of every request, as it arrives (before a held path is answered).
+    arrivals: Arc<Mutex<Vec<String>>>,
+    /// Paths whose answers wait until `release`: a poll kept in flight for as long as a test
+    /// needs, without timing.
+    held: Arc<Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>>,
     pub addr: Option<SocketAddr>,
 }
 
@@ -49,7 +54,10 @@ impl FeedServer {
                 tx.send(listener.local_addr().unwrap()).unwrap();
                 let app = axum::Router::new().fallback(move |req: Request<Body>| {
                     let state = state.clone();
-                    async move { state.answer(req) }
+                    async move {
+                        state.arrive(req.uri().path()).await;
+                        state.answer(req)
+                    }
                 });
                 axum::serve(listener, app).await.unwrap();
             });
@@ -88,6 +96,40 @@ impl FeedServer {
                 body: Vec::new(),
             },
         );
+    }
+
+    /// Requests for `path` are recorded on arrival and then wait, unanswered, until `release`.
+    pub fn hold(&self, path: &str) {
+        self.held
+            .lock()
+            .unwrap()
+            .insert(path.to_string(), Arc::new(tokio::sync::Semaphore::new(0)));
+    }
+
+    /// Answer the requests waiting on a held path, and any later ones at once.
+    pub fn release(&self, path: &str) {
+        if let Some(gate) = self.held.lock().unwrap().remove(path) {
+            gate.close();
+        }
+    }
+
+    /// How many requests for `path` have arrived, answered or not.
+    pub fn arrived(&self, path: &str) -> usize {
+        self.arrivals
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|p| *p == path)
+            .count()
+    }
+
+    async fn arrive(&self, path: &str) {
+        self.arrivals.lock().unwrap().push(path.to_string());
+        let gate = self.held.lock().unwrap().get(path).cloned();
+        if let Some(gate) = gate {
+            // Closed by `release`: the error is the signal to answer.
+            let _ = gate.acquire().await;
+        }
     }
 
     pub fn hits_for(&self, path: &str) -> Vec<u16> {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod feed_server;
+pub mod sources;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -14,11 +15,27 @@ pub fn corpus() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
     assert!(
-        dir.join("articles/articles.jsonl").is_file(),
+        dir.join("articles/articles.jsonl").is_file() && dir.join("SOURCES.md").is_file(),
         "corpus not found at {} (set NEWSDESK_CORPUS to the shared corpus folder)",
         dir.display()
     );
     dir
+}
+
+/// Whether we run in CI (`CI` set, as CI services and `.ci/run` do): there a missing tool is a
+/// failure, never a skip.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
+}
+
+/// A tool a test needs is not installed: in CI that fails the test; elsewhere the test prints
+/// a notice (`how` says how to install the tool) and the caller skips the check.
+pub fn tool_missing(tool: &str, how: &str) {
+    assert!(
+        !in_ci(),
+        "{tool} is not installed, and CI must run this check ({how})"
+    );
+    eprintln!("NOTICE: {tool} is not installed; skipping this check ({how})");
 }
 
 /// The seed articles, beside the corpus.
