@@ -74,16 +74,13 @@ fn corpus_feeds_poll_end_to_end() {
     let paths: Vec<String> = names.iter().map(|n| format!("/feeds/{n}")).collect();
     let sb = Sandbox::with_config(&feeds_config(&server, &paths));
 
-    // First pass: the malformed feed fails, so the exit code is 1, but everything else is stored.
+    // First pass: every feed is stored; the malformed one is read leniently (degraded).
     let out = sb.run(&["--json", "poll", "--once", "--all"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["feeds"], 40);
-    assert_eq!(
-        report["failed"], 1,
-        "only the malformed feed fails: {report}"
-    );
+    assert_eq!(report["failed"], 0, "no feed fails: {report}");
 
     let conn = sb.sql();
     let mut total: i64 = 0;
@@ -98,11 +95,6 @@ fn corpus_feeds_poll_end_to_end() {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .unwrap();
-        if name.contains("malformed") {
-            assert_eq!(outcome, "error");
-            assert!(error.is_some());
-            continue;
-        }
         assert_eq!(outcome, "ok", "{name}: {error:?}");
         // Every distinct item is stored and sighted once (a feed listing one item several
         // times, like al-monitor's, gives one sighting per distinct item).
@@ -111,7 +103,12 @@ fn corpus_feeds_poll_end_to_end() {
             newsdesk::parse::parse_feed(&body, None, &url::Url::parse(&url).unwrap(), 10_000)
                 .unwrap();
         let want = parsed.items.len() as i64;
-        assert!(want <= expected[name] as i64 && want > 0, "{name}");
+        // SOURCES.md counts 0 items in the malformed feed: what a strict parser finds.
+        let strict = name.contains("malformed");
+        assert!(
+            (want <= expected[name] as i64 || strict) && want > 0,
+            "{name}"
+        );
         assert_eq!(
             sightings, want,
             "{name}: {sightings} sightings, {want} distinct items"
@@ -174,7 +171,8 @@ fn corpus_feeds_poll_end_to_end() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(not_modified, 39);
+    // The malformed feed too: it was read (leniently), so its validators were kept.
+    assert_eq!(not_modified, 40);
     let articles_after: i64 = conn
         .query_row("SELECT count(*) FROM articles", [], |r| r.get(0))
         .unwrap();
@@ -238,6 +236,12 @@ fn bad_feeds_are_recorded_and_do_not_disturb_the_others() {
         "application/rss+xml",
     );
     server.doc("/malformed.xml", malformed, "application/xml");
+    // Items that hold nothing at all: an error, never an empty success.
+    server.doc(
+        "/hollow.xml",
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Hollow</title><item><guid></guid></item><item/></channel></rss>",
+        "application/xml",
+    );
     server.doc(
         "/page.html",
         "<!DOCTYPE html><html><body><h1>Not a feed</h1></body></html>",
@@ -257,6 +261,7 @@ fn bad_feeds_are_recorded_and_do_not_disturb_the_others() {
     let paths: Vec<String> = [
         "/good.xml",
         "/malformed.xml",
+        "/hollow.xml",
         "/page.html",
         "/empty.xml",
         "/error.xml",
@@ -275,8 +280,8 @@ fn bad_feeds_are_recorded_and_do_not_disturb_the_others() {
     assert_eq!(report["failed"], 7, "{report}");
     assert_eq!(
         sb.count("SELECT count(*) FROM articles"),
-        3,
-        "good feeds stored"
+        3 + 34,
+        "good feeds and the 34 distinct items of the malformed one stored"
     );
 
     let conn = sb.sql();
@@ -292,7 +297,7 @@ fn bad_feeds_are_recorded_and_do_not_disturb_the_others() {
         .unwrap()
     };
     for p in [
-        "/malformed.xml",
+        "/hollow.xml",
         "/page.html",
         "/empty.xml",
         "/error.xml",
@@ -307,6 +312,12 @@ fn bad_feeds_are_recorded_and_do_not_disturb_the_others() {
         );
     }
     assert_eq!(state("/page.html").1.as_deref(), Some("parse"));
+    assert_eq!(state("/hollow.xml").1.as_deref(), Some("parse"));
+    let (outcome, kind, errors, _, _) = state("/malformed.xml");
+    assert_eq!(
+        (outcome.as_str(), kind.as_deref(), errors),
+        ("ok", Some("degraded"), 0)
+    );
     assert_eq!(state("/loop.xml").1.as_deref(), Some("redirect"));
     // 410 disables the feed; 301 moves it; 429 pushes the next poll past Retry-After.
     assert!(!state("/gone.xml").3);

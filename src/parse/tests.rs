@@ -23,11 +23,21 @@ fn empty_and_html_and_garbage_are_clear_errors() {
         parse(b"just text", None),
         Err(ParseError::Invalid(_))
     ));
+    // A truncated document keeps what it has, marked degraded.
     let truncated = b"<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><item><title>A";
-    assert!(matches!(
-        parse(truncated, None),
-        Err(ParseError::Invalid(_))
-    ));
+    let feed = parse(truncated, None).unwrap();
+    assert_eq!(feed.items[0].title.as_deref(), Some("A"));
+    assert_eq!(
+        feed.degraded.as_deref(),
+        Some("missing end tag </title> at end of file")
+    );
+    // Items that are there but hold nothing are an error, never an empty success.
+    let hollow =
+        b"<rss version=\"2.0\"><channel><item></item><item><guid></guid></item></channel></rss>";
+    assert_eq!(
+        parse(hollow, None).unwrap_err(),
+        ParseError::Invalid("2 items in the document but none has a title, link or text".into())
+    );
 }
 
 #[test]
@@ -46,7 +56,8 @@ fn identity_is_guid_then_link_then_title_and_date() {
         [
             "tag:1",
             "https://news.example.test/a/2",
-            "Three 2026-02-17T11:00:00+00:00"
+            "Three 2026-02-17T11:00:00+00:00",
+            "content:88fae73d54638dece74fb78b374400d7"
         ]
     );
     assert_eq!(
