@@ -19,6 +19,9 @@ use std::collections::HashMap;
 const ENTITY_MAX_CHARS: usize = 64 * 1024;
 const ENTITY_TOTAL_MAX_CHARS: usize = 4 * 1024 * 1024;
 
+/// Deepest element nesting kept: real feeds stay under 20; the tree is walked recursively.
+const MAX_DEPTH: usize = 256;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ns {
     /// No namespace, or RSS 0.90/1.0/UserLand, or an unknown default namespace.
@@ -207,6 +210,12 @@ pub fn read(text: &str) -> Doc {
         let pos = reader.buffer_position() as usize;
         b.pos = pos;
         match reader.read_event() {
+            Ok(Event::Start(_) | Event::Empty(_)) if b.open.len() >= MAX_DEPTH => {
+                b.problem(
+                    pos,
+                    &format!("elements nested deeper than {MAX_DEPTH} levels skipped"),
+                );
+            }
             Ok(Event::Start(e)) => {
                 let depth = b.scopes.len();
                 let (node, qname) = b.start(&e, pos);
@@ -331,6 +340,17 @@ impl Builder<'_> {
         // An unknown default namespace is read as plain RSS: lenient readers ignore it.
         let ns = if prefix.is_empty() && ns == Ns::Other {
             Ns::Rss
+        } else {
+            ns
+        };
+        // An Atom feed that forgot its namespace is still Atom.
+        let root_feed = self.open.is_empty()
+            && self.doc.root.is_none()
+            && prefix.is_empty()
+            && local.eq_ignore_ascii_case("feed");
+        let ns = if root_feed && ns == Ns::Rss {
+            self.scopes.push((String::new(), Ns::Atom));
+            Ns::Atom
         } else {
             ns
         };

@@ -187,3 +187,28 @@ fn bom_and_unknown_declared_encoding() {
         ParseError::NotAFeed("an HTML page".into())
     );
 }
+
+#[test]
+fn atom_without_namespace_multipart_content_and_deep_nesting() {
+    let doc = br#"<!-- a comment first --><feed><entry><title>Plain feed</title><link href="http://a.example.test/1"/>
+      <updated>2004-01-01T19:48:21Z</updated><summary>S</summary></entry></feed>"#;
+    let item = &parse(doc, None).unwrap().items[0];
+    assert_eq!(item.url.as_deref(), Some("http://a.example.test/1"));
+    assert!(item.updated.is_some() && item.summary.as_deref() == Some("S"));
+
+    let doc = br#"<feed version="0.3" xmlns="http://purl.org/atom/ns#"><entry><title>M</title>
+      <content type="multipart/alternative"><content type="text/plain">plain</content>
+      <content type="text/html">&lt;b&gt;rich&lt;/b&gt;</content></content></entry></feed>"#;
+    let item = &parse(doc, None).unwrap().items[0];
+    assert_eq!(item.content_html.as_deref(), Some("<b>rich</b>"));
+
+    // Nesting far past any real feed neither overflows the stack nor loses the item.
+    let deep = format!(
+        "<rss><channel><item><title>Deep</title><description>{}x{}</description></item></channel></rss>",
+        "<div>".repeat(100_000),
+        "</div>".repeat(100_000)
+    );
+    let feed = parse(deep.as_bytes(), None).unwrap();
+    assert_eq!(feed.items[0].title.as_deref(), Some("Deep"));
+    assert!(feed.degraded.unwrap().contains("nested deeper than 256"));
+}

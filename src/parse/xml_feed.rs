@@ -304,6 +304,17 @@ fn text_construct(n: &Node) -> Text {
     let text = ty.is_empty() || ty == "text" || ty.starts_with("text/");
     let xml = ty.ends_with("+xml") || ty.ends_with("/xml");
     let as_type = |s: String| if html { Text::Html(s) } else { Text::Plain(s) };
+    // Atom 0.3 multipart/alternative: the same text in several types; HTML is the richest.
+    if ty.starts_with("multipart/") {
+        let parts: Vec<&Node> = n.elems().filter(|c| c.name == "content").collect();
+        let best = parts
+            .iter()
+            .find(|c| c.attr("type").is_some_and(|t| t.contains("html")))
+            .or(parts.first());
+        if let Some(part) = best {
+            return text_construct(part);
+        }
+    }
     // RFC 4287 4.1.3.3: any other media type is base64; so is Atom 0.3's mode="base64".
     if mode == "base64" || !(xhtml || html || text || xml) {
         if let Some(decoded) = base64_text(&n.text()) {
@@ -451,6 +462,17 @@ pub fn parse_date(s: &str) -> Option<DateTime<Utc>> {
             return Some(t.with_timezone(&Utc));
         }
     }
+    // No zone at all is read as UTC; asctime() too.
+    for (text, fmt) in [
+        (cleaned, "%d %b %Y %H:%M:%S"),
+        (cleaned, "%d %b %Y %H:%M"),
+        (cleaned, "%d %b %y %H:%M:%S"),
+        (s, "%a %b %e %H:%M:%S %Y"),
+    ] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(text, fmt) {
+            return Some(t.and_utc());
+        }
+    }
     w3cdtf(s)
 }
 
@@ -532,6 +554,23 @@ mod tests {
             Some("2003-12-01T00:00:00+00:00")
         );
         assert_eq!(want("2003").as_deref(), Some("2003-01-01T00:00:00+00:00"));
+        assert_eq!(
+            want("Thu, 01 Jan 2004 19:48:21").as_deref(),
+            Some("2004-01-01T19:48:21+00:00")
+        );
+        assert_eq!(
+            want("Thu Jan  1 19:48:21 2004").as_deref(),
+            Some("2004-01-01T19:48:21+00:00")
+        );
+        assert_eq!(
+            want("20040101T194821Z").as_deref(),
+            Some("2004-01-01T19:48:21+00:00")
+        );
+        // A weekday that does not match the date does not lose the date.
+        assert_eq!(
+            want("Wed, 19 jan 2026 00:00:00 GMT").as_deref(),
+            Some("2026-01-19T00:00:00+00:00")
+        );
         assert_eq!(want("yesterday"), None);
     }
 }
