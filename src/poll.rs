@@ -257,6 +257,10 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedRow) -> PollSummary {
             // Stored, with the reason: an ill-formed feed read leniently is ok but not healthy.
             record.error_kind = Some("degraded".into());
             record.error = Some(format!("ill-formed XML, read leniently: {problem}"));
+        } else if count == 0 {
+            // Not a failure, but a poll that stored nothing says why.
+            record.error_kind = Some("empty".into());
+            record.error = Some("the feed lists no items".into());
         }
         (record.etag, record.last_modified) = validators;
         record.title = title;

@@ -142,6 +142,13 @@ const CASES: &[Case] = &[
         ],
     },
     Case {
+        class: 5,
+        path: "rss-empty.xml",
+        items: 0,
+        degraded: false,
+        fields: &[],
+    },
+    Case {
         class: 6,
         path: "fields.xml",
         items: 6,
@@ -368,7 +375,9 @@ fn every_class_of_feed_is_stored_through_poll() {
             )
             .unwrap();
         let label = format!("class {} {}", case.class, case.path);
-        if outcome != "ok" || (kind.as_deref() == Some("degraded")) != case.degraded {
+        let empty_noted = case.items > 0 || kind.as_deref() == Some("empty");
+        if outcome != "ok" || (kind.as_deref() == Some("degraded")) != case.degraded || !empty_noted
+        {
             failures.push(format!("{label}: outcome {outcome}, {kind:?}: {error:?}"));
         }
         let items = stored_items(&conn, &url);

@@ -36,8 +36,41 @@ fn wide_encoding(b: &[u8]) -> Option<(Wide, usize)> {
         [0xFF, 0xFE, _, _] => Some((Wide::Utf16(encoding_rs::UTF_16LE), 2)),
         [0, b'<', 0, _] => Some((Wide::Utf16(encoding_rs::UTF_16BE), 0)),
         [b'<', 0, _, 0] => Some((Wide::Utf16(encoding_rs::UTF_16LE), 0)),
-        _ => None,
+        _ => by_zero_bytes(&b[..b.len().min(256)]),
     }
+}
+
+/// No BOM and no `<` first (leading whitespace, say): ASCII markup in UTF-16 or UTF-32 leaves
+/// zero bytes in fixed lanes, which no single-byte or UTF-8 document has.
+fn by_zero_bytes(head: &[u8]) -> Option<(Wide, usize)> {
+    let zeros_in_lane = |lanes: usize, lane: usize| {
+        head.iter()
+            .skip(lane)
+            .step_by(lanes)
+            .filter(|b| **b == 0)
+            .count()
+    };
+    let quads = head.len() / 4;
+    if quads < 4 {
+        return None;
+    }
+    // UTF-32: the two high bytes of every BMP character are zero.
+    let all = |n: usize| n * 10 >= quads * 9;
+    if all(zeros_in_lane(4, 0)) && all(zeros_in_lane(4, 1)) {
+        return Some((Wide::Utf32 { big_endian: true }, 0));
+    }
+    if all(zeros_in_lane(4, 2)) && all(zeros_in_lane(4, 3)) {
+        return Some((Wide::Utf32 { big_endian: false }, 0));
+    }
+    // UTF-16: the high byte of ASCII markup is zero; half the characters is plenty.
+    let half = |n: usize| n >= quads;
+    if half(zeros_in_lane(2, 1)) {
+        return Some((Wide::Utf16(encoding_rs::UTF_16LE), 0));
+    }
+    if half(zeros_in_lane(2, 0)) {
+        return Some((Wide::Utf16(encoding_rs::UTF_16BE), 0));
+    }
+    None
 }
 
 fn utf32(b: &[u8], big_endian: bool) -> String {
@@ -130,6 +163,17 @@ mod tests {
         assert_eq!(to_text(&with_bom, None), doc);
         let le: Vec<u8> = doc.encode_utf16().flat_map(u16::to_le_bytes).collect();
         assert_eq!(to_text(&le, None), doc);
+        // Leading whitespace before the markup, no BOM.
+        let spaced = format!("\n  {doc}");
+        let le: Vec<u8> = spaced.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        assert_eq!(to_text(&le, None), spaced);
+        let be: Vec<u8> = spaced.encode_utf16().flat_map(u16::to_be_bytes).collect();
+        assert_eq!(to_text(&be, None), spaced);
+        let be32: Vec<u8> = spaced
+            .chars()
+            .flat_map(|c| (c as u32).to_be_bytes())
+            .collect();
+        assert_eq!(to_text(&be32, None), spaced);
         let le32: Vec<u8> = doc.chars().flat_map(|c| (c as u32).to_le_bytes()).collect();
         assert_eq!(to_text(&le32, None), doc);
         let be32: Vec<u8> = doc.chars().flat_map(|c| (c as u32).to_be_bytes()).collect();

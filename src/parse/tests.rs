@@ -212,3 +212,24 @@ fn atom_without_namespace_multipart_content_and_deep_nesting() {
     assert_eq!(feed.items[0].title.as_deref(), Some("Deep"));
     assert!(feed.degraded.unwrap().contains("nested deeper than 256"));
 }
+
+#[test]
+fn xml_base_on_the_entry_and_on_the_link_itself() {
+    let doc = br#"<feed xmlns="http://www.w3.org/2005/Atom" xml:base="http://a.example.test/feed/">
+      <entry xml:base="entries/"><id>1</id><title>A</title><link href="one"/></entry>
+      <entry><id>2</id><title>B</title><link xml:base="http://b.example.test/dir/" href="two"/></entry>
+    </feed>"#;
+    let urls: Vec<_> = parse(doc, None)
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|i| i.url.unwrap())
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            "http://a.example.test/feed/entries/one",
+            "http://b.example.test/dir/two"
+        ]
+    );
+}

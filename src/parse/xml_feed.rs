@@ -39,7 +39,7 @@ pub fn read_feed(root: &Node, feed_url: &Url) -> Read {
         .filter(|l| !l.is_empty());
     let mut read = Read {
         title: title(channel).map(|t| crate::normalize::markup_to_text(&t)),
-        site_url: link(channel).and_then(|l| chan_base.join(&l).ok()),
+        site_url: link(channel, &chan_base),
         language,
         ttl_minutes: first_text(channel, &[(Ns::Rss, "ttl")]).and_then(|t| t.trim().parse().ok()),
         items: Vec::new(),
@@ -78,9 +78,7 @@ fn xml_base(node: &Node, base: &Url) -> Url {
 
 /// One item; None when it has nothing to store (no title, link or text).
 fn read_item(item: &Node, base: &Url, lang: Option<&str>) -> Option<RawArticle> {
-    let url = link(item)
-        .and_then(|l| base.join(&l).ok())
-        .map(String::from);
+    let url = link(item, base).map(String::from);
     let title = title(item);
     let summary = summary(item);
     let (content_html, content_text) = match content(item) {
@@ -360,8 +358,9 @@ fn base64_text(s: &str) -> Option<String> {
 }
 
 /// The item's (or channel's) link: an Atom-style alternate `href`, the RSS `<link>` text, a
-/// permalink guid, then an http(s) `rdf:about`.
-fn link(node: &Node) -> Option<String> {
+/// permalink guid, then an http(s) `rdf:about`; resolved against `base` (and the link's own
+/// `xml:base`).
+fn link(node: &Node, base: &Url) -> Option<Url> {
     let href = node
         .elems()
         .filter(|n| n.name == "link" && matches!(n.ns, Ns::Atom | Ns::Rss))
@@ -369,11 +368,15 @@ fn link(node: &Node) -> Option<String> {
             n.attr("rel")
                 .is_none_or(|r| r.trim().is_empty() || r.eq_ignore_ascii_case("alternate"))
         })
-        .map(|n| match n.attr("href") {
-            Some(h) => h.trim().to_string(),
-            None => n.text().trim().to_string(),
+        .map(|n| {
+            let href = match n.attr("href") {
+                Some(h) => h.trim().to_string(),
+                None => n.text().trim().to_string(),
+            };
+            (href, xml_base(n, base))
         })
-        .find(|h| !h.is_empty());
+        .find(|(h, _)| !h.is_empty())
+        .and_then(|(h, b)| b.join(&h).ok());
     let permalink = || {
         let g = node.elems().find(|n| n.is(Ns::Rss, "guid"))?;
         if g.attr("ispermalink")
@@ -381,12 +384,14 @@ fn link(node: &Node) -> Option<String> {
         {
             return None;
         }
-        Some(g.text().trim().to_string()).filter(|t| is_http(t))
+        Url::parse(g.text().trim())
+            .ok()
+            .filter(|u| is_http(u.as_str()))
     };
     let about = || {
         node.attr("rdf:about")
-            .map(|a| a.trim().to_string())
-            .filter(|a| is_http(a))
+            .and_then(|a| Url::parse(a.trim()).ok())
+            .filter(|u| is_http(u.as_str()))
     };
     href.or_else(permalink).or_else(about)
 }
