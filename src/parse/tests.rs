@@ -233,3 +233,15 @@ fn xml_base_on_the_entry_and_on_the_link_itself() {
         ]
     );
 }
+
+#[test]
+fn cdf_channel_items() {
+    let doc = br#"<?xml version="1.0"?><CHANNEL HREF="http://cdf.example.test/"><TITLE>CDF</TITLE>
+      <ITEM HREF="http://cdf.example.test/1" LASTMOD="2004-01-01T12:00"><TITLE>First CDF item</TITLE>
+      <ABSTRACT>What it is about.</ABSTRACT></ITEM></CHANNEL>"#;
+    let feed = parse(doc, None).unwrap();
+    let item = &feed.items[0];
+    assert_eq!(item.url.as_deref(), Some("http://cdf.example.test/1"));
+    assert_eq!(item.title.as_deref(), Some("First CDF item"));
+    assert_eq!(item.summary.as_deref(), Some("What it is about."));
+}

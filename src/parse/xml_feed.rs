@@ -215,7 +215,9 @@ fn title(node: &Node) -> Option<String> {
 fn summary(item: &Node) -> Option<String> {
     let found = item.elems().find_map(|n| {
         let t = match (n.ns, n.name.as_str()) {
-            (Ns::Rss | Ns::Dc, "description") => Text::Html(unescape_twice(html_ish(n))),
+            (Ns::Rss | Ns::Dc, "description") | (Ns::Rss, "abstract") => {
+                Text::Html(unescape_twice(html_ish(n)))
+            }
             (Ns::Atom, "summary") => text_construct(n),
             _ => return None,
         };
@@ -393,7 +395,9 @@ fn link(node: &Node, base: &Url) -> Option<Url> {
             .and_then(|a| Url::parse(a.trim()).ok())
             .filter(|u| is_http(u.as_str()))
     };
-    href.or_else(permalink).or_else(about)
+    // CDF (Microsoft's Channel Definition Format) puts the link on the item: `<ITEM HREF=...>`.
+    let cdf = || node.attr("href").and_then(|h| base.join(h.trim()).ok());
+    href.or_else(permalink).or_else(about).or_else(cdf)
 }
 
 fn is_http(s: &str) -> bool {
