@@ -261,6 +261,9 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedRow) -> PollSummary {
             // Not a failure, but a poll that stored nothing says why.
             record.error_kind = Some("empty".into());
             record.error = Some("the feed lists no items".into());
+        } else if items.items.is_empty() && items.unchanged.is_empty() {
+            record.error_kind = Some("no_text".into());
+            record.error = Some(format!("{count} items, none with text to store"));
         }
         (record.etag, record.last_modified) = validators;
         record.title = title;
