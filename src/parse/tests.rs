@@ -245,3 +245,22 @@ fn cdf_channel_items() {
     assert_eq!(item.title.as_deref(), Some("First CDF item"));
     assert_eq!(item.summary.as_deref(), Some("What it is about."));
 }
+
+#[test]
+fn rss_titles_are_html_only_when_they_look_like_it() {
+    let doc = br#"<rss version="2.0"><channel><title>x</title>
+      <item><guid>1</guid><title>History of the &lt;blink&gt; tag</title></item>
+      <item><guid>2</guid><title>Bold &lt;b&gt;claims&lt;/b&gt;</title></item>
+      <item><guid>3</guid><title>Q&amp;A: 3 &lt; 4</title></item>
+    </channel></rss>"#;
+    let titles: Vec<String> = parse(doc, None)
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|i| crate::normalize::normalize(i).unwrap().title)
+        .collect();
+    assert_eq!(
+        titles,
+        ["History of the <blink> tag", "Bold claims", "Q&A: 3 < 4"]
+    );
+}

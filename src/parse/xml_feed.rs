@@ -203,7 +203,7 @@ fn title(node: &Node) -> Option<String> {
         .find_map(|n| {
             let t = match (n.ns, n.name.as_str()) {
                 (Ns::Atom, "title") => text_construct(n),
-                (Ns::Rss | Ns::Dc, "title") => Text::Html(html_ish(n)),
+                (Ns::Rss | Ns::Dc, "title") => rss_title(n),
                 _ => return None,
             };
             Some(t).filter(|t| !t.is_empty())
@@ -271,6 +271,90 @@ fn media(node: &Node, name: &str) -> Option<Text> {
         Text::Plain(n.text())
     };
     Some(t).filter(|t| !t.is_empty())
+}
+
+/// RSS does not say whether a title is text or HTML. Readers take it as HTML only when it looks
+/// like HTML: a closing tag or an entity, and only tags HTML has. "History of the <blink> tag"
+/// is text.
+fn rss_title(n: &Node) -> Text {
+    if n.children.iter().any(|c| matches!(c, Child::Elem(_))) {
+        return Text::Html(n.inner_markup());
+    }
+    let t = n.text();
+    if !t.contains('<') || looks_like_html(&t) {
+        Text::Html(t)
+    } else {
+        Text::Plain(t)
+    }
+}
+
+fn looks_like_html(s: &str) -> bool {
+    const ELEMENTS: &[&str] = &[
+        "a",
+        "abbr",
+        "acronym",
+        "address",
+        "b",
+        "big",
+        "blockquote",
+        "br",
+        "center",
+        "cite",
+        "code",
+        "dd",
+        "del",
+        "dfn",
+        "div",
+        "dl",
+        "dt",
+        "em",
+        "font",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+        "i",
+        "img",
+        "ins",
+        "kbd",
+        "li",
+        "ol",
+        "p",
+        "pre",
+        "q",
+        "s",
+        "samp",
+        "small",
+        "span",
+        "strike",
+        "strong",
+        "sub",
+        "sup",
+        "table",
+        "td",
+        "th",
+        "tr",
+        "tt",
+        "u",
+        "ul",
+        "var",
+    ];
+    let tags: Vec<String> = s
+        .split('<')
+        .skip(1)
+        .map(|rest| {
+            rest.trim_start_matches('/')
+                .chars()
+                .take_while(char::is_ascii_alphanumeric)
+                .collect::<String>()
+                .to_ascii_lowercase()
+        })
+        .collect();
+    let closes = s.contains("</");
+    closes && tags.iter().all(|t| ELEMENTS.contains(&t.as_str()))
 }
 
 /// An RSS field that holds HTML: its text, or the markup a feed left unescaped inside it.
