@@ -264,3 +264,12 @@ fn rss_titles_are_html_only_when_they_look_like_it() {
         ["History of the <blink> tag", "Bold claims", "Q&A: 3 < 4"]
     );
 }
+
+#[test]
+fn binary_atom_content_is_not_text() {
+    // A PNG signature in base64: bytes that are not UTF-8 text.
+    let doc = br#"<feed xmlns="http://www.w3.org/2005/Atom"><entry><id>1</id><title>Picture</title>
+      <content type="image/png">iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk</content></entry></feed>"#;
+    let item = &parse(doc, None).unwrap().items[0];
+    assert_eq!((&item.content_html, &item.content_text), (&None, &None));
+}

@@ -400,9 +400,13 @@ fn text_construct(n: &Node) -> Text {
         }
     }
     // RFC 4287 4.1.3.3: any other media type is base64; so is Atom 0.3's mode="base64".
-    if mode == "base64" || !(xhtml || html || text || xml) {
-        if let Some(decoded) = base64_text(&n.text()) {
-            return as_type(decoded);
+    let binary_type = !(xhtml || html || text || xml);
+    if mode == "base64" || binary_type {
+        match base64_text(&n.text()) {
+            Some(decoded) => return as_type(decoded),
+            // An image or other binary: no text to store.
+            None if binary_type => return Text::Plain(String::new()),
+            None => {}
         }
     }
     let has_elems = n.children.iter().any(|c| matches!(c, Child::Elem(_)));
