@@ -36,6 +36,11 @@ pub enum IngestError {
     },
     #[error("{path}{}: no text: the record has neither a title nor a body", line.map(|l| format!(", line {l}")).unwrap_or_default())]
     NoText { path: PathBuf, line: Option<usize> },
+    #[error("{path}: {source}")]
+    Feed {
+        path: PathBuf,
+        source: crate::parse::ParseError,
+    },
 }
 
 /// One article read from a local file.
@@ -103,6 +108,10 @@ pub fn read_path(path: &Path, max_bytes: usize) -> Result<Items, IngestError> {
             limit: max_bytes,
         });
     }
+    let article_ext = matches!(ext.as_str(), "txt" | "text" | "html" | "htm" | "xhtml");
+    if !article_ext && crate::parse::looks_like_feed(&bytes) {
+        return read_feed(path, &bytes, is_stdin);
+    }
     let text = check_text(path, &bytes)?;
     let kind = match ext.as_str() {
         "txt" | "text" => Kind::Text,
@@ -158,6 +167,53 @@ pub fn read_path(path: &Path, max_bytes: usize) -> Result<Items, IngestError> {
                 .collect()
         }
     };
+    Ok(Box::new(items.into_iter()))
+}
+
+/// A feed document (RSS, Atom, JSON Feed) saved as a file: its items, read by the same parser
+/// as a polled feed, sighted under the feed's title as their source.
+fn read_feed(path: &Path, bytes: &[u8], is_stdin: bool) -> Result<Items, IngestError> {
+    let base = std::fs::canonicalize(path)
+        .ok()
+        .filter(|_| !is_stdin)
+        .and_then(|p| url::Url::from_file_path(p).ok())
+        .or_else(|| url::Url::parse("file:///dev/stdin").ok());
+    let Some(base) = base else {
+        return Err(IngestError::Empty {
+            path: path.to_path_buf(),
+        });
+    };
+    let feed = crate::parse::parse_feed(bytes, None, &base, usize::MAX).map_err(|source| {
+        IngestError::Feed {
+            path: path.to_path_buf(),
+            source,
+        }
+    })?;
+    if let Some(problem) = &feed.degraded {
+        tracing::warn!(file = %path.display(), problem, "ill-formed feed read leniently");
+    }
+    let (source, source_title) = match feed.title.as_deref().map(str::trim) {
+        Some(t) if !t.is_empty() => (format!("source:{t}"), t.to_string()),
+        _ => ("files".to_string(), "Local files".to_string()),
+    };
+    let origin = path.display().to_string();
+    let items: Vec<Result<LocalItem, IngestError>> = feed
+        .items
+        .into_iter()
+        .enumerate()
+        .map(|(i, raw)| {
+            Ok(LocalItem {
+                guid: raw
+                    .guid
+                    .clone()
+                    .unwrap_or_else(|| format!("{origin}#{}", i + 1)),
+                raw,
+                source: source.clone(),
+                source_title: source_title.clone(),
+                origin: format!("{origin}, item {}", i + 1),
+            })
+        })
+        .collect();
     Ok(Box::new(items.into_iter()))
 }
 

@@ -64,7 +64,8 @@ pub fn normalize(raw: RawArticle) -> Result<Article, NormalizeError> {
         .map(|t| collapse_spaces(&t));
     let (title, title_derived) = match title.filter(|t| !t.is_empty()) {
         Some(t) => (t, false),
-        None => match derive_title(&body_text) {
+        // A feed item with only a link is still an item (RSS 2.0): its link stands for a title.
+        None => match derive_title(&body_text).or_else(|| url.clone()) {
             Some(t) => (t, true),
             None => return Err(NormalizeError::Empty),
         },

@@ -233,6 +233,7 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedRow) -> PollSummary {
                 parsed.site_url.clone(),
                 parsed.ttl,
                 parsed.items.len(),
+                parsed.degraded.clone(),
             );
             Ok::<_, crate::parse::ParseError>((meta, parsed.items, interval))
         })
@@ -251,7 +252,19 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedRow) -> PollSummary {
         })
         .await
         .map_err(|e| failed("internal", format!("pipeline task failed: {e}"), hints))?;
-        let (title, site_url, ttl, count) = parsed;
+        let (title, site_url, ttl, count, degraded) = parsed;
+        if let Some(problem) = degraded {
+            // Stored, with the reason: an ill-formed feed read leniently is ok but not healthy.
+            record.error_kind = Some("degraded".into());
+            record.error = Some(format!("ill-formed XML, read leniently: {problem}"));
+        } else if count == 0 {
+            // Not a failure, but a poll that stored nothing says why.
+            record.error_kind = Some("empty".into());
+            record.error = Some("the feed lists no items".into());
+        } else if items.items.is_empty() && items.unchanged.is_empty() {
+            record.error_kind = Some("no_text".into());
+            record.error = Some(format!("{count} items, none with text to store"));
+        }
         (record.etag, record.last_modified) = validators;
         record.title = title;
         record.site_url = site_url.map(|u| u.to_string());

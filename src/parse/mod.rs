@@ -1,19 +1,23 @@
-//! Feed bytes -> feed items (SPEC section 3, "Formats"). feed-rs does the parsing; this module
-//! decides which bytes to give it (see `prolog`) and maps its model onto `RawArticle`, with our
-//! own rule for item identity instead of feed-rs' generated hash ids.
+//! Feed bytes -> feed items (SPEC section 3, "Formats").
 //!
-//! Encoding: the raw bytes go to feed-rs first whenever they declare an encoding it can honour;
-//! we transcode to UTF-8 (declaration rewritten) only when nothing is declared and the bytes are
-//! not UTF-8, or when the declared encoding fails. The HTTP charset is the first candidate for
-//! that, then a sniffed guess. Bytes that are valid UTF-8 with non-ASCII text but declare a legacy
-//! single-byte encoding are UTF-8 (a lie in the declaration; real legacy text is essentially never
-//! valid UTF-8), so they are not turned into mojibake.
+//! XML feeds (RSS 0.90-2.x, RSS 1.0, Atom 0.3 and 1.0) are read by our own lenient reader:
+//! `decode` settles the encoding, `dom` builds an element tree from quick-xml's events and
+//! recovers from ill-formed markup, `xml_feed` reads items and their fields from it. feed-rs
+//! still reads JSON Feed, which it does well. Why not feed-rs for XML: most of what real feeds
+//! get wrong is in documents feed-rs accepts (items with only a description, `dc:`/`itunes:`/
+//! `media:` fields, text titles with angle brackets, Atom 0.3), and what it rejects (a bare `&`,
+//! an HTML entity, a missing end tag) it rejects whole; rewriting documents before it could fix
+//! neither the fields nor the recovery.
+//!
+//! Identity is our own rule, not feed-rs' generated hashes: the item's id, else its link, else
+//! its title and date, else a hash of its text.
 
+mod decode;
+mod dom;
 mod prolog;
+mod xml_feed;
 
 use crate::model::RawArticle;
-use encoding_rs::Encoding;
-use std::borrow::Cow;
 use std::collections::HashSet;
 use std::time::Duration;
 use url::Url;
@@ -42,6 +46,8 @@ pub struct ParsedFeed {
     /// RSS `<ttl>`: the publisher asks not to be polled more often.
     pub ttl: Option<Duration>,
     pub items: Vec<RawArticle>,
+    /// The document was ill-formed and read as far as it could be: the first problem found.
+    pub degraded: Option<String>,
 }
 
 /// Parse a feed document. `http_content_type` is the response's Content-Type (its charset counts
@@ -57,91 +63,74 @@ pub fn parse_feed(
         return Err(ParseError::Empty);
     }
     let http_enc = http_content_type.and_then(prolog::http_charset);
-    // A UTF-8 BOM says what a declaration would; drop it so the checks below see the markup.
-    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-    let utf16 = Encoding::for_bom(body).is_some();
-    let first = body.iter().copied().find(|b| !b.is_ascii_whitespace());
-    let feed = if utf16 {
-        run_feed_rs(body, feed_url)?
-    } else if first == Some(b'{') {
-        let utf8 = as_utf8(body, http_enc);
-        run_feed_rs(&utf8, feed_url)?
-    } else {
-        if prolog::root_name(body).as_deref() == Some("html") {
-            return Err(ParseError::NotAFeed("an HTML page".into()));
-        }
-        parse_xml(body, http_enc, feed_url)?
-    };
-    let xml_base = prolog::root_xml_base(body).and_then(|b| feed_url.join(&b).ok());
-    Ok(map_feed(
-        feed,
-        xml_base.as_ref().unwrap_or(feed_url),
-        max_items,
-    ))
+    let text = decode::to_text(body, http_enc);
+    let text = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
+    if text.starts_with('{') {
+        let feed = run_feed_rs(text.as_bytes(), feed_url)?;
+        return Ok(map_feed(feed, feed_url, max_items));
+    }
+    if prolog::root_name(text.as_bytes()).as_deref() == Some("html") {
+        return Err(ParseError::NotAFeed("an HTML page".into()));
+    }
+    parse_xml(text, feed_url, max_items)
 }
 
-fn parse_xml(
-    body: &[u8],
-    http_enc: Option<&'static Encoding>,
-    feed_url: &Url,
-) -> Result<feed_rs::model::Feed, ParseError> {
-    let body = prolog::repair_root(body);
-    let declared = prolog::declared_encoding(&body);
-    let valid_utf8 = std::str::from_utf8(&body).is_ok();
-    let first_try: Cow<[u8]> = match declared {
-        Some(enc) if enc != encoding_rs::UTF_8 && valid_utf8 && !body.is_ascii() => {
-            prolog::transcode_to_utf8(&body, encoding_rs::UTF_8)
-                .map(Cow::Owned)
-                .unwrap_or(Cow::Borrowed(&body))
-        }
-        Some(_) => Cow::Borrowed(&body),
-        None if valid_utf8 => Cow::Borrowed(&body),
-        None => Cow::Owned(transcode_guess(&body, http_enc)),
+/// True when `bytes` look like a feed document (RSS, RDF, Atom or JSON Feed), for callers that
+/// must tell a feed from an article file.
+pub fn looks_like_feed(bytes: &[u8]) -> bool {
+    let text = decode::to_text(&bytes[..bytes.len().min(64 * 1024)], None);
+    let t = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
+    if t.starts_with('{') {
+        return t.contains("jsonfeed.org/version/");
+    }
+    let root = prolog::root_name(t.as_bytes()).unwrap_or_default();
+    let local = root.rsplit(':').next().unwrap_or("");
+    matches!(local, "rss" | "rdf" | "feed")
+}
+
+fn parse_xml(text: &str, feed_url: &Url, max_items: usize) -> Result<ParsedFeed, ParseError> {
+    let doc = dom::read(text);
+    let degraded = doc.problems.into_iter().next();
+    let Some(root) = doc.root.filter(xml_feed::is_feed_root) else {
+        return Err(ParseError::Invalid(degraded.unwrap_or_else(|| {
+            "no RSS, Atom or JSON Feed root element".into()
+        })));
     };
-    let err = match run_feed_rs(&first_try, feed_url) {
-        Ok(feed) => return Ok(feed),
-        Err(e) => e,
-    };
-    // The declared encoding failed, was wrong or is unknown to feed-rs: try what the bytes
-    // actually look like, with the declaration rewritten to match.
-    if prolog::has_declaration(&body) {
-        let retry = if valid_utf8 {
-            prolog::transcode_to_utf8(&body, encoding_rs::UTF_8)
-        } else {
-            Some(transcode_guess(&body, http_enc))
+    let read = xml_feed::read_feed(&root, feed_url);
+    if read.items.is_empty() && read.elements > 0 {
+        let what = match degraded {
+            Some(p) => format!(", and the document is ill-formed ({p})"),
+            None => String::new(),
         };
-        if let Some(feed) = retry
-            .filter(|r| r.as_slice() != &*first_try)
-            .and_then(|r| run_feed_rs(&r, feed_url).ok())
-        {
-            return Ok(feed);
-        }
+        let n = read.elements;
+        let items = if n == 1 { "1 item" } else { "items" };
+        let count = if n == 1 {
+            String::new()
+        } else {
+            format!("{n} ")
+        };
+        return Err(ParseError::Invalid(format!(
+            "{count}{items} in the document but none has a title, link or text{what}"
+        )));
     }
-    Err(err)
-}
-
-/// Undeclared or wrongly declared non-UTF-8 bytes: the HTTP charset if the bytes are valid in it,
-/// else a sniffed guess (decoding with replacement characters rather than failing the feed).
-fn transcode_guess(body: &[u8], http_enc: Option<&'static Encoding>) -> Vec<u8> {
-    if let Some(out) = http_enc
-        .filter(|e| *e != encoding_rs::UTF_8)
-        .and_then(|e| prolog::transcode_to_utf8(body, e))
-    {
-        return out;
-    }
-    let guess = prolog::sniff(body);
-    prolog::transcode_to_utf8(body, guess).unwrap_or_else(|| {
-        let (text, _, _) = guess.decode(body);
-        text.into_owned().into_bytes()
+    Ok(ParsedFeed {
+        title: read.title.filter(|t| !t.is_empty()),
+        site_url: read.site_url,
+        language: read.language,
+        ttl: read.ttl_minutes.map(|m| Duration::from_secs(m * 60)),
+        items: dedupe(read.items, max_items),
+        degraded,
     })
 }
 
-fn as_utf8<'a>(body: &'a [u8], http_enc: Option<&'static Encoding>) -> Cow<'a, [u8]> {
-    if std::str::from_utf8(body).is_ok() {
-        Cow::Borrowed(body)
-    } else {
-        Cow::Owned(transcode_guess(body, http_enc))
-    }
+/// Items in document order, the first of each identity kept, at most `max_items`.
+fn dedupe(items: Vec<RawArticle>, max_items: usize) -> Vec<RawArticle> {
+    let mut seen = HashSet::new();
+    items
+        .into_iter()
+        .filter(|i| i.guid.as_ref().is_some_and(|g| seen.insert(g.clone())))
+        .take(max_items)
+        .collect()
 }
 
 fn run_feed_rs(bytes: &[u8], feed_url: &Url) -> Result<feed_rs::model::Feed, ParseError> {
@@ -158,6 +147,7 @@ fn run_feed_rs(bytes: &[u8], feed_url: &Url) -> Result<feed_rs::model::Feed, Par
         })
 }
 
+/// JSON Feed, as feed-rs reads it.
 fn map_feed(feed: feed_rs::model::Feed, base: &Url, max_items: usize) -> ParsedFeed {
     let site_url = feed
         .links
@@ -165,21 +155,11 @@ fn map_feed(feed: feed_rs::model::Feed, base: &Url, max_items: usize) -> ParsedF
         .find(|l| matches!(l.rel.as_deref(), None | Some("alternate")))
         .and_then(|l| base.join(&l.href).ok());
     let language = feed.language.clone().filter(|l| !l.trim().is_empty());
-    let mut seen = HashSet::new();
-    let mut items = Vec::new();
-    for entry in feed.entries {
-        if items.len() >= max_items {
-            break;
-        }
-        let item = map_entry(entry, base, language.as_deref());
-        let Some(identity) = item.guid.clone() else {
-            // Nothing identifies it (no id, link or title): it cannot be deduped, skip it.
-            continue;
-        };
-        if seen.insert(identity) {
-            items.push(item);
-        }
-    }
+    let items = feed
+        .entries
+        .into_iter()
+        .map(|e| map_entry(e, base, language.as_deref()))
+        .collect();
     ParsedFeed {
         title: feed
             .title
@@ -188,7 +168,8 @@ fn map_feed(feed: feed_rs::model::Feed, base: &Url, max_items: usize) -> ParsedF
         site_url,
         language,
         ttl: feed.ttl.map(|m| Duration::from_secs(u64::from(m) * 60)),
-        items,
+        items: dedupe(items, max_items),
+        degraded: None,
     }
 }
 

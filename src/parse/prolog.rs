@@ -1,29 +1,15 @@
-//! The first bytes of a feed document: BOM, XML declaration, root start tag. feed-rs decides the
-//! encoding and the format from these, and a few real feeds get them wrong in ways it does not
-//! forgive, so we look before handing the bytes over:
-//! - which encoding the document declares (and the HTTP header says), to transcode when feed-rs
-//!   would fail or produce mojibake;
-//! - whether the document is an HTML page, to say so instead of "no feed root";
-//! - the root `xml:base`, the base for relative links inside item content;
-//! - two root repairs: the old UserLand default namespace on `<rss>` (feed-rs then sees no RSS
-//!   elements at all), and `<rss>` with no `version` (feed-rs does not recognise it).
+//! The first bytes of a feed document: XML declaration and root start tag, read before the
+//! document is decoded: which encoding it declares (and the HTTP header says), and whether it is
+//! an HTML page rather than a feed.
 //!
 //! Everything here works on bytes in an ASCII-compatible encoding: the markup we look at is ASCII
-//! in all of them. UTF-16 documents carry a BOM and are left to feed-rs.
+//! in all of them. UTF-16 and UTF-32 are recognised before (`decode`).
 
 use encoding_rs::Encoding;
-use std::borrow::Cow;
 
 /// How far into the document the prolog and root start tag may be (comments, stylesheet PIs and a
 /// long namespace list included).
 const PROLOG_WINDOW: usize = 8 * 1024;
-
-/// Default namespaces from the days of UserLand RSS 2.0 drafts. Browsers and lenient parsers
-/// ignore them; feed-rs treats the elements as foreign and finds no items.
-const USERLAND_NAMESPACES: [&[u8]; 2] = [
-    b" xmlns=\"http://backend.userland.com/rss2\"",
-    b" xmlns=\"http://backend.userland.com/rss\"",
-];
 
 /// The encoding named in the XML declaration, if there is a declaration with a known label.
 pub fn declared_encoding(body: &[u8]) -> Option<&'static Encoding> {
@@ -31,11 +17,6 @@ pub fn declared_encoding(body: &[u8]) -> Option<&'static Encoding> {
     let decl = &body[start..end];
     let value = attr_value(decl, b"encoding")?;
     Encoding::for_label(value)
-}
-
-/// True when the document starts with an XML declaration.
-pub fn has_declaration(body: &[u8]) -> bool {
-    declaration_span(body).is_some()
 }
 
 /// The `charset` parameter of a Content-Type header value.
@@ -47,25 +28,6 @@ pub fn http_charset(content_type: &str) -> Option<&'static Encoding> {
         }
         Encoding::for_label(v.trim().trim_matches(['"', '\'']).as_bytes())
     })
-}
-
-/// Decode `body` as `enc` into UTF-8, with the declaration (if any) rewritten to say UTF-8.
-/// Returns None when the bytes are not valid in `enc` (a wrong guess).
-pub fn transcode_to_utf8(body: &[u8], enc: &'static Encoding) -> Option<Vec<u8>> {
-    let (text, had_errors) = enc.decode_without_bom_handling(body);
-    if had_errors {
-        return None;
-    }
-    let mut bytes = text.into_owned().into_bytes();
-    if let Some((start, end)) = declaration_span(&bytes) {
-        let decl = String::from_utf8_lossy(&bytes[start..end]).into_owned();
-        let rewritten = match find_attr(decl.as_bytes(), b"encoding") {
-            Some((vs, ve)) => format!("{}UTF-8{}", &decl[..vs], &decl[ve..]),
-            None => decl,
-        };
-        bytes.splice(start..end, rewritten.into_bytes());
-    }
-    Some(bytes)
 }
 
 /// The most likely encoding of undeclared bytes (chardetng, fed the whole document: feeds are
@@ -86,46 +48,6 @@ pub fn root_name(body: &[u8]) -> Option<String> {
         .position(|b| b.is_ascii_whitespace() || *b == b'/' || *b == b'>')
         .unwrap_or(tag.len());
     Some(String::from_utf8_lossy(&tag[..name_end]).to_ascii_lowercase())
-}
-
-/// The root element's `xml:base`, if any.
-pub fn root_xml_base(body: &[u8]) -> Option<String> {
-    let (start, end) = root_tag_span(body)?;
-    let v = attr_value(&body[start..end], b"xml:base")?;
-    Some(String::from_utf8_lossy(v).into_owned())
-}
-
-/// Repair the root start tag where feed-rs would otherwise reject or empty a readable feed.
-pub fn repair_root(body: &[u8]) -> Cow<'_, [u8]> {
-    let Some((start, end)) = root_tag_span(body) else {
-        return Cow::Borrowed(body);
-    };
-    let tag = &body[start..end];
-    let is_rss = tag.len() > 4
-        && tag[1..4].eq_ignore_ascii_case(b"rss")
-        && (tag[4].is_ascii_whitespace() || tag[4] == b'>');
-    if !is_rss {
-        return Cow::Borrowed(body);
-    }
-    let mut new_tag = tag.to_vec();
-    for ns in USERLAND_NAMESPACES {
-        if let Some(pos) = find(&new_tag, ns) {
-            new_tag.drain(pos..pos + ns.len());
-        }
-    }
-    // Only a tag with no version at all: a prefixed or unquoted one means broken markup, which
-    // should fail as such.
-    if find(&new_tag, b"version").is_none() {
-        new_tag.splice(4..4, b" version=\"2.0\"".iter().copied());
-    }
-    if new_tag == tag {
-        return Cow::Borrowed(body);
-    }
-    let mut out = Vec::with_capacity(body.len() + 16);
-    out.extend_from_slice(&body[..start]);
-    out.extend_from_slice(&new_tag);
-    out.extend_from_slice(&body[end..]);
-    Cow::Owned(out)
 }
 
 /// Byte span of `<?xml ... ?>` when the document starts with it (after a BOM or whitespace).
@@ -224,41 +146,10 @@ mod tests {
     }
 
     #[test]
-    fn transcodes_and_rewrites_declaration() {
-        let doc =
-            b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><rss><title>Not\xedcias</title></rss>";
-        let out = transcode_to_utf8(doc, encoding_rs::WINDOWS_1252).unwrap();
-        let s = String::from_utf8(out).unwrap();
-        assert_eq!(
-            s,
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss><title>Notícias</title></rss>"
-        );
-        assert!(transcode_to_utf8(b"\xff\xfe", encoding_rs::UTF_8).is_none());
-    }
-
-    #[test]
     fn finds_root_after_comments_and_pis() {
         let doc =
             b"<!-- hi <rss> -->\n<?xml-stylesheet href='a'?><!DOCTYPE html><HTML lang=en><body>";
         assert_eq!(root_name(doc).as_deref(), Some("html"));
         assert_eq!(root_name(b"  ").as_deref(), None);
-        let doc = b"<rss version=\"2.0\" xml:base=\"https://ex.test/a/\">";
-        assert_eq!(root_xml_base(doc).as_deref(), Some("https://ex.test/a/"));
-    }
-
-    #[test]
-    fn repairs_userland_namespace_and_missing_version() {
-        let doc = b"<?xml version=\"1.0\"?><rss version=\"2.0\" xmlns=\"http://backend.userland.com/rss2\" xmlns:y=\"u\"><channel/></rss>";
-        let fixed = repair_root(doc);
-        assert_eq!(
-            &*fixed,
-            &b"<?xml version=\"1.0\"?><rss version=\"2.0\" xmlns:y=\"u\"><channel/></rss>"[..]
-        );
-        let fixed = repair_root(b"<rss>\n<channel/></rss>");
-        assert_eq!(&*fixed, &b"<rss version=\"2.0\">\n<channel/></rss>"[..]);
-        let untouched = b"<feed xmlns=\"http://www.w3.org/2005/Atom\"/>";
-        assert!(matches!(repair_root(untouched), Cow::Borrowed(_)));
-        // `<rssfeed>` is not `<rss>`.
-        assert!(matches!(repair_root(b"<rssfeed/>"), Cow::Borrowed(_)));
     }
 }

@@ -23,11 +23,21 @@ fn empty_and_html_and_garbage_are_clear_errors() {
         parse(b"just text", None),
         Err(ParseError::Invalid(_))
     ));
+    // A truncated document keeps what it has, marked degraded.
     let truncated = b"<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><item><title>A";
-    assert!(matches!(
-        parse(truncated, None),
-        Err(ParseError::Invalid(_))
-    ));
+    let feed = parse(truncated, None).unwrap();
+    assert_eq!(feed.items[0].title.as_deref(), Some("A"));
+    assert_eq!(
+        feed.degraded.as_deref(),
+        Some("missing end tag </title> at end of file")
+    );
+    // Items that are there but hold nothing are an error, never an empty success.
+    let hollow =
+        b"<rss version=\"2.0\"><channel><item></item><item><guid></guid></item></channel></rss>";
+    assert_eq!(
+        parse(hollow, None).unwrap_err(),
+        ParseError::Invalid("2 items in the document but none has a title, link or text".into())
+    );
 }
 
 #[test]
@@ -46,7 +56,8 @@ fn identity_is_guid_then_link_then_title_and_date() {
         [
             "tag:1",
             "https://news.example.test/a/2",
-            "Three 2026-02-17T11:00:00+00:00"
+            "Three 2026-02-17T11:00:00+00:00",
+            "content:88fae73d54638dece74fb78b374400d7"
         ]
     );
     assert_eq!(
@@ -175,4 +186,90 @@ fn bom_and_unknown_declared_encoding() {
         parse(html, None).unwrap_err(),
         ParseError::NotAFeed("an HTML page".into())
     );
+}
+
+#[test]
+fn atom_without_namespace_multipart_content_and_deep_nesting() {
+    let doc = br#"<!-- a comment first --><feed><entry><title>Plain feed</title><link href="http://a.example.test/1"/>
+      <updated>2004-01-01T19:48:21Z</updated><summary>S</summary></entry></feed>"#;
+    let item = &parse(doc, None).unwrap().items[0];
+    assert_eq!(item.url.as_deref(), Some("http://a.example.test/1"));
+    assert!(item.updated.is_some() && item.summary.as_deref() == Some("S"));
+
+    let doc = br#"<feed version="0.3" xmlns="http://purl.org/atom/ns#"><entry><title>M</title>
+      <content type="multipart/alternative"><content type="text/plain">plain</content>
+      <content type="text/html">&lt;b&gt;rich&lt;/b&gt;</content></content></entry></feed>"#;
+    let item = &parse(doc, None).unwrap().items[0];
+    assert_eq!(item.content_html.as_deref(), Some("<b>rich</b>"));
+
+    // Nesting far past any real feed neither overflows the stack nor loses the item.
+    let deep = format!(
+        "<rss><channel><item><title>Deep</title><description>{}x{}</description></item></channel></rss>",
+        "<div>".repeat(100_000),
+        "</div>".repeat(100_000)
+    );
+    let feed = parse(deep.as_bytes(), None).unwrap();
+    assert_eq!(feed.items[0].title.as_deref(), Some("Deep"));
+    assert!(feed.degraded.unwrap().contains("nested deeper than 256"));
+}
+
+#[test]
+fn xml_base_on_the_entry_and_on_the_link_itself() {
+    let doc = br#"<feed xmlns="http://www.w3.org/2005/Atom" xml:base="http://a.example.test/feed/">
+      <entry xml:base="entries/"><id>1</id><title>A</title><link href="one"/></entry>
+      <entry><id>2</id><title>B</title><link xml:base="http://b.example.test/dir/" href="two"/></entry>
+    </feed>"#;
+    let urls: Vec<_> = parse(doc, None)
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|i| i.url.unwrap())
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            "http://a.example.test/feed/entries/one",
+            "http://b.example.test/dir/two"
+        ]
+    );
+}
+
+#[test]
+fn cdf_channel_items() {
+    let doc = br#"<?xml version="1.0"?><CHANNEL HREF="http://cdf.example.test/"><TITLE>CDF</TITLE>
+      <ITEM HREF="http://cdf.example.test/1" LASTMOD="2004-01-01T12:00"><TITLE>First CDF item</TITLE>
+      <ABSTRACT>What it is about.</ABSTRACT></ITEM></CHANNEL>"#;
+    let feed = parse(doc, None).unwrap();
+    let item = &feed.items[0];
+    assert_eq!(item.url.as_deref(), Some("http://cdf.example.test/1"));
+    assert_eq!(item.title.as_deref(), Some("First CDF item"));
+    assert_eq!(item.summary.as_deref(), Some("What it is about."));
+}
+
+#[test]
+fn rss_titles_are_html_only_when_they_look_like_it() {
+    let doc = br#"<rss version="2.0"><channel><title>x</title>
+      <item><guid>1</guid><title>History of the &lt;blink&gt; tag</title></item>
+      <item><guid>2</guid><title>Bold &lt;b&gt;claims&lt;/b&gt;</title></item>
+      <item><guid>3</guid><title>Q&amp;A: 3 &lt; 4</title></item>
+    </channel></rss>"#;
+    let titles: Vec<String> = parse(doc, None)
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|i| crate::normalize::normalize(i).unwrap().title)
+        .collect();
+    assert_eq!(
+        titles,
+        ["History of the <blink> tag", "Bold claims", "Q&A: 3 < 4"]
+    );
+}
+
+#[test]
+fn binary_atom_content_is_not_text() {
+    // A PNG signature in base64: bytes that are not UTF-8 text.
+    let doc = br#"<feed xmlns="http://www.w3.org/2005/Atom"><entry><id>1</id><title>Picture</title>
+      <content type="image/png">iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk</content></entry></feed>"#;
+    let item = &parse(doc, None).unwrap().items[0];
+    assert_eq!((&item.content_html, &item.content_text), (&None, &None));
 }

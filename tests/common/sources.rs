@@ -58,3 +58,26 @@ pub fn distinct_items(name: &str, listed: usize) -> usize {
     }
     guids.iter().collect::<HashSet<_>>().len()
 }
+
+/// The malformed feed's distinct items, by a plain byte scan: its elements carry an undeclared
+/// `rss:` prefix, so SOURCES.md (a strict parser's view) counts none of them.
+pub fn malformed_distinct_items() -> usize {
+    let path = corpus().join("feeds").join(MALFORMED);
+    let bytes =
+        std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let text = String::from_utf8_lossy(&bytes);
+    let guids: HashSet<&str> = text
+        .split("<rss:guid")
+        .skip(1)
+        .filter_map(|rest| {
+            rest.split_once('>')
+                .and_then(|(_, v)| v.split_once("</rss:guid>"))
+        })
+        .map(|(v, _)| v.trim())
+        .collect();
+    assert!(
+        guids.len() > 10,
+        "{MALFORMED}: expected its items to be found by the scan"
+    );
+    guids.len()
+}
