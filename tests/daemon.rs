@@ -478,6 +478,8 @@ fn a_full_disk_backs_off_shows_in_healthz_and_resumes_losing_nothing() {
     assert_eq!(d.count("SELECT count(DISTINCT title) FROM articles"), 16);
     assert_eq!(d.lines_with("store writes failing"), 1, "{}", d.stderr());
     assert_eq!(integrity(&sb.db()), "ok");
+}
+
 /// SIGTERM while a poll is in flight (its feed answers only when the test says so): the daemon
 /// starts no new poll, lets the one in flight finish and commit, and exits 0 before the grace
 /// period runs out.
