@@ -113,6 +113,42 @@ impl IntoIterator for Keys {
     }
 }
 
+/// Which times `seconds_apart` compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeBasis {
+    /// Both articles' own dates.
+    Dated,
+    /// When each was first seen: at least one has no date, and a first-seen time is never
+    /// compared with a date (a feed re-running dated wire items without their dates sees
+    /// them when the original is seen, whatever the original's date).
+    FirstSeen,
+}
+
+impl TimeBasis {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimeBasis::Dated => "dated",
+            TimeBasis::FirstSeen => "first_seen",
+        }
+    }
+}
+
+/// How far apart two articles are in time, in seconds, and by which times; `None` when it
+/// cannot be told (an undated article not yet seen by the store), and the time then does not
+/// keep the two apart. Depends on the two articles only.
+pub fn seconds_apart(a: &Fingerprint, b: &Fingerprint) -> Option<(i64, TimeBasis)> {
+    match ((a.time, b.time), (a.seen, b.seen)) {
+        ((Some(x), Some(y)), _) => {
+            Some((x.abs_diff(y).min(i64::MAX as u64) as i64, TimeBasis::Dated))
+        }
+        (_, (Some(x), Some(y))) => Some((
+            x.abs_diff(y).min(i64::MAX as u64) as i64,
+            TimeBasis::FirstSeen,
+        )),
+        _ => None,
+    }
+}
+
 /// Whether `is_match` can hold for the two ledes: every rule of it needs the lede Jaccard at
 /// `min`. The writer asks this of every candidate before scoring it, and most fail early.
 pub fn lede_can_match(a: &Fingerprint, b: &Fingerprint, min: f64) -> bool {

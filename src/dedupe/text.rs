@@ -104,10 +104,10 @@ const AGENCY_TAGS: &[&str] = &[
 ];
 
 /// Lower-case, fold typographic apostrophes and Latin diacritics ("Jerí" and "Jeri" are one
-/// name in two outlets' spelling).
+/// name in two outlets' spelling), drop invisible characters (`words::is_invisible`).
 pub fn fold(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    for c in s.chars().filter(|&c| !crate::words::is_invisible(c)) {
         match fold_char(c) {
             Some(a) => out.push(a),
             None => out.extend(c.to_lowercase()),
@@ -162,6 +162,9 @@ fn fold_ascii(text: &str, out: &mut Vec<u8>) -> bool {
     for c in text.chars() {
         if c.is_ascii() && c != '`' {
             out.push(c.to_ascii_lowercase() as u8);
+            continue;
+        }
+        if crate::words::is_invisible(c) {
             continue;
         }
         let folded = match fold_char(c) {

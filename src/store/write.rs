@@ -530,7 +530,7 @@ fn store_item(
             let fp = item
                 .fingerprint
                 .as_ref()
-                .map(|fp| fp.clone().with_time_if_missing(unix_seconds(now)));
+                .map(|fp| fp.clone().seen_at(unix_seconds(now)));
             let found = fp.as_ref().and_then(|fp| near.find(fp));
             let tags = item.tags.as_ref();
             tx.prepare_cached(
@@ -600,7 +600,7 @@ fn refresh_fingerprint(
     fp: &Fingerprint,
     now: &str,
 ) -> Result<(), StoreError> {
-    let fp = fp.clone().with_time_if_missing(unix_seconds(now));
+    let fp = fp.clone().seen_at(unix_seconds(now));
     let group: i64 = tx
         .prepare_cached(
             "INSERT INTO article_fingerprints (article_id, group_id, fingerprint)
