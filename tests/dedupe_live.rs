@@ -55,8 +55,8 @@ fn config_for(server: &FeedServer, paths: &[String]) -> String {
     c
 }
 
-/// A sandbox subscribed to all 40 corpus feeds, served by `server`.
-fn corpus_feeds(server: &FeedServer) -> Sandbox {
+/// A sandbox subscribed to all 40 corpus feeds, served by `server`; `extra` is more config.
+fn corpus_feeds(server: &FeedServer, extra: &str) -> Sandbox {
     let dir = corpus().join("feeds");
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
@@ -74,7 +74,7 @@ fn corpus_feeds(server: &FeedServer) -> Sandbox {
         );
         paths.push(path);
     }
-    Sandbox::with_config(&config_for(server, &paths))
+    Sandbox::with_config(&format!("{}{extra}", config_for(server, &paths)))
 }
 
 /// `poll --once --all`: every feed but the corpus' malformed one must succeed.
@@ -172,7 +172,7 @@ fn assert_feed_sets(g: &HashMap<String, i64>, what: &str) {
 #[test]
 fn a_live_poll_of_the_corpus_feeds_groups_the_wire_copies() {
     let server = FeedServer::start();
-    let sb = corpus_feeds(&server);
+    let sb = corpus_feeds(&server, "");
     poll_all(&sb);
     let g = feed_item_groups(&sb);
     assert!(
@@ -254,6 +254,185 @@ fn the_feed_items_in_three_orders_give_the_same_groups() {
         assert!(
             only_first.is_empty() && only_this.is_empty(),
             "order {first_seed:#x} has groups {only_first:?}, order {seed:#x} has {only_this:?} instead"
+        );
+    }
+}
+
+/// A record for an item made up by a test (an outlier in the stream or a copy).
+fn made_up(id: &str, title: &str, text: &str, published: Option<&str>) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "id": id,
+        "title": title,
+        "text": text,
+        "url": format!("https://made-up.example/{id}"),
+        "source": "made-up",
+    });
+    if let Some(p) = published {
+        v["published"] = serde_json::json!(p);
+    }
+    v
+}
+
+fn without_made_up(g: &HashMap<String, i64>) -> HashMap<String, i64> {
+    g.iter()
+        .filter(|(id, _)| id.starts_with('f') || id.starts_with('a'))
+        .map(|(id, group)| (id.clone(), *group))
+        .collect()
+}
+
+#[test]
+fn a_far_future_date_or_an_undated_item_changes_no_grouping() {
+    let items: Vec<serde_json::Value> = records("feed-items.jsonl").iter().map(as_record).collect();
+    let plain = Sandbox::new();
+    ingest(&plain, "items.jsonl", &items);
+    let expected = partition(&record_groups(&plain));
+
+    let hezbollah = records("feed-items.jsonl")
+        .into_iter()
+        .find(|r| r.id == "f0064")
+        .unwrap();
+    let mut stream = vec![
+        made_up(
+            "odd-2099",
+            "Typo in a feed puts this item in the next century",
+            "A regional paper's feed dated one of its items 2099 by mistake; nothing else in it is odd.",
+            Some("2099-01-01T00:00:00Z"),
+        ),
+        made_up(
+            "odd-undated",
+            "An item without any date at all",
+            "Some feeds give no date for their items, and the store then knows only when it saw them.",
+            None,
+        ),
+    ];
+    stream.extend(items.iter().cloned());
+    // The Reuters item re-run without its date (and with its dateline): one story.
+    stream.push(made_up(
+        "copy-f0064",
+        &hezbollah.title,
+        &format!(
+            "BEIRUT (Reuters) - {}",
+            hezbollah.json["text"].as_str().unwrap()
+        ),
+        None,
+    ));
+    let sb = Sandbox::new();
+    ingest(&sb, "stream.jsonl", &stream);
+    let g = record_groups(&sb);
+    assert_eq!(
+        partition(&without_made_up(&g)),
+        expected,
+        "the outliers changed the groups"
+    );
+    assert_feed_sets(&g, "with outliers");
+    assert_grouped(&g, &["f0064", "copy-f0064"], "undated copy");
+    assert_apart(&g, "odd-2099", "odd-undated", "outliers");
+}
+
+#[test]
+fn an_archive_backfill_after_a_live_poll_still_groups_its_pairs() {
+    let server = FeedServer::start();
+    // A short-text ring smaller than the store, so the next process rebuilds it from the
+    // newest articles only, as a daemon with a large store does: here dated items of the
+    // poll's week, while older ones include the poll's undated items.
+    let sb = corpus_feeds(&server, "[dedupe]\nshort_max_entries = 1400\n");
+    poll_all(&sb);
+    let filler: Vec<serde_json::Value> = (0..1500)
+        .map(|n| {
+            let words = |k: usize| (0..k).map(|i| format!("w{n}x{i}")).collect::<Vec<_>>();
+            made_up(
+                &format!("filler-{n}"),
+                &words(6).join(" "),
+                &words(20).join(" "),
+                Some("2026-02-17T12:00:00Z"),
+            )
+        })
+        .collect();
+    ingest(&sb, "filler.jsonl", &filler);
+    // The archive with its dates: its records carry none, so they are dated an hour apart
+    // in file order in the autumn of 2004, as an archive export would date them.
+    let articles: Vec<serde_json::Value> = records("articles.jsonl")
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut v = as_record(r);
+            if v["published"].is_null() {
+                let t = archive_date(2004, 9, 1, i);
+                v["published"] = serde_json::json!(t);
+            }
+            v
+        })
+        .collect();
+    ingest(&sb, "archive.jsonl", &articles);
+    let g = record_groups(&sb);
+    for (a, b) in sets::D2 {
+        assert_grouped(&g, &[a, b], "backfill");
+    }
+    for (a, b) in sets::ARTICLES_APART {
+        assert_apart(&g, a, b, "backfill");
+    }
+    // The live poll's groups are untouched by the backfill.
+    assert_feed_sets(&feed_item_groups(&sb), "live poll then backfill");
+}
+
+/// RFC 3339 for `hours` hours after midnight UTC of the given day (within the month's end).
+fn archive_date(year: u32, month: u32, day: u32, hours: usize) -> String {
+    let (d, h) = (day as usize + hours / 24, hours % 24);
+    let (m, d) = (month as usize + (d - 1) / 30, (d - 1) % 30 + 1);
+    format!("{year}-{m:02}-{d:02}T{h:02}:00:00Z")
+}
+
+/// Zero-width marks and a soft hyphen inside every third word.
+fn with_invisible_marks(s: &str) -> String {
+    let marks = [
+        '\u{200b}', '\u{ad}', '\u{200c}', '\u{2060}', '\u{200d}', '\u{feff}',
+    ];
+    s.split(' ')
+        .enumerate()
+        .map(|(i, w)| {
+            let mid = w.char_indices().nth(w.chars().count() / 2).map(|(j, _)| j);
+            match mid {
+                Some(j) if i % 3 == 0 && j > 0 => {
+                    format!("{}{}{}", &w[..j], marks[i % marks.len()], &w[j..])
+                }
+                _ => w.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn invisible_marks_and_a_wire_byline_do_not_keep_a_copy_apart() {
+    let all = records("feed-items.jsonl");
+    let original = all.iter().find(|r| r.id == "f0064").unwrap();
+    let text = original.json["text"].as_str().unwrap();
+    let marked = made_up(
+        "copy-marked",
+        &with_invisible_marks(&original.title),
+        &format!(
+            "By Laila Bassam and Tala Ramadan DUBAI, Feb 17 (Reuters) - {}",
+            with_invisible_marks(text)
+        ),
+        original.json["published"].as_str(),
+    );
+    // The same text with marks only: the same text, so the same article.
+    let same = made_up(
+        "copy-same",
+        &original.title,
+        &with_invisible_marks(text),
+        original.json["published"].as_str(),
+    );
+    let sb = Sandbox::new();
+    ingest(&sb, "pair.jsonl", &[as_record(original), marked, same]);
+    let g = record_groups(&sb);
+    assert_grouped(&g, &["f0064", "copy-marked", "copy-same"], "marked copies");
+    let words = text.split_whitespace().count();
+    if words >= 25 {
+        assert_eq!(
+            sb.count("SELECT count(*) FROM articles"),
+            2,
+            "a copy differing only by invisible marks is the same article ({words} words)"
         );
     }
 }
