@@ -58,7 +58,9 @@ pub fn fingerprint(article: &Article) -> Fingerprint {
 
     if !article.title_derived {
         let mut prev_update = false;
-        text::for_each_word(&text::strip_markup(&article.title), &mut scratch, |w| {
+        let title = text::strip_markup(&article.title);
+        text::for_each_word(text::strip_attribution(&title), &mut scratch, |w| {
+            let w = &*text::join_initials(w);
             word_hashes.push(hash64(w.as_bytes()));
             // "Update 2:" numbers the re-issue, it does not name the story.
             let packaging = text::is_title_noise(w) || prev_update;
@@ -72,7 +74,10 @@ pub fn fingerprint(article: &Article) -> Fingerprint {
     let mut lede_set: Vec<u32> = Vec::with_capacity(LEDE_WORDS);
     let mut first_line = true;
     for line in article.body_text.lines() {
-        if crate::normalize::is_boilerplate_line(line) || text::is_byline(line) {
+        if crate::normalize::is_boilerplate_line(line)
+            || text::is_byline(line)
+            || text::is_credit_line(line)
+        {
             continue;
         }
         let line = if first_line {
@@ -82,6 +87,7 @@ pub fn fingerprint(article: &Article) -> Fingerprint {
             line
         };
         text::for_each_word(&text::strip_markup(line), &mut scratch, |w| {
+            let w = &*text::join_initials(w);
             word_hashes.push(hash64(w.as_bytes()));
             if lede_set.len() < LEDE_WORDS && text::is_content_word(w) {
                 lede_set.push(word_hash32(w));

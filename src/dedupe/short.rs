@@ -43,8 +43,9 @@ pub fn score(a: &Fingerprint, b: &Fingerprint) -> ShortScore {
 pub fn is_match(s: &ShortScore, a: &Fingerprint, b: &Fingerprint, cfg: &DedupeConfig) -> bool {
     let short_lede = a.lede_words().len().min(b.lede_words().len()) < cfg.short_min_lede_words;
     if short_lede {
-        let title_len = a.title_words().len().min(b.title_words().len());
-        return title_len >= cfg.short_min_lede_words / 2
+        // Enough words between headline and lede to name a story ("Letters" alone does not).
+        let words = |f: &Fingerprint| f.title_words().len() + f.lede_words().len();
+        return words(a).min(words(b)) >= cfg.short_min_lede_words / 2
             && s.title >= cfg.short_headline_only_jaccard
             && s.lede >= cfg.short_min_lede_jaccard;
     }
