@@ -601,3 +601,138 @@ fn re_runs_of_wire_items_are_grouped_with_them() {
         assert_eq!(merged, 0, "{set}: re-runs grouped with another story");
     }
 }
+
+/// The article a JSON Lines record was stored as (its id is the sighting's guid).
+fn record_article(sb: &Sandbox, id: &str) -> i64 {
+    sb.sql()
+        .query_row(
+            "SELECT article_id FROM sightings WHERE guid = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .unwrap_or_else(|e| panic!("record {id}: {e}"))
+}
+
+#[test]
+fn dedupe_explain_gives_each_detector_s_scores_and_thresholds() {
+    let items: Vec<serde_json::Value> = records("feed-items.jsonl").iter().map(as_record).collect();
+    let sb = Sandbox::new();
+    ingest(&sb, "items.jsonl", &items);
+    let explain = |a: &str, b: &str| -> serde_json::Value {
+        let (a, b) = (record_article(&sb, a), record_article(&sb, b));
+        let out = sb.run_ok(&[
+            "--json",
+            "dedupe",
+            "--explain",
+            &a.to_string(),
+            &b.to_string(),
+        ]);
+        serde_json::from_str(&out).unwrap()
+    };
+    // A wire copy: grouped, and the short-text detector says why.
+    let wire = explain("f0064", "f0823");
+    assert_eq!(wire["grouped"], true, "{wire:#}");
+    let short = wire["detectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["detector"] == "short_text")
+        .unwrap();
+    assert_eq!(short["matches"], true, "{wire:#}");
+    for name in ["lede_jaccard", "hours_apart", "shared_candidate_keys"] {
+        let c = short["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} check: {short:#}"));
+        assert!(
+            c["threshold"].as_str().is_some() && c["pass"] == true,
+            "{c}"
+        );
+    }
+    // Two allAfrica items with the same one-word description: apart, and a failing check
+    // says which rule kept them apart.
+    let apart = explain("f0102", "f0120");
+    assert_eq!(apart["grouped"], false);
+    assert_eq!(apart["would_match_now"], false);
+    let failing: Vec<&str> = apart["detectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|d| d["checks"].as_array().unwrap())
+        .filter(|c| c["pass"] == false)
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(failing.contains(&"title_jaccard"), "{apart:#}");
+    // The table for people.
+    let (a, b) = (record_article(&sb, "f0064"), record_article(&sb, "f0823"));
+    let text = sb.run_ok(&["dedupe", "--explain", &a.to_string(), &b.to_string()]);
+    assert!(
+        text.contains("stored: grouped") && text.contains("short_text: match"),
+        "{text}"
+    );
+    let missing = sb.run(&["dedupe", "--explain", "1", "999999"]);
+    assert_eq!(missing.status.code(), Some(1));
+}
+
+#[test]
+fn dedupe_rebuild_regroups_stored_articles_and_keeps_every_sighting() {
+    let items: Vec<serde_json::Value> = records("feed-items.jsonl").iter().map(as_record).collect();
+    // Stored under thresholds that group almost nothing.
+    let strict =
+        "[dedupe]\nshort_min_score = 1.0\nshort_min_lede_jaccard = 1.0\nsimhash_max_distance = 0\n";
+    let sb = Sandbox::with_config(strict);
+    ingest(&sb, "items.jsonl", &items);
+    let g = record_groups(&sb);
+    assert!(
+        sets::D1_WIRE
+            .iter()
+            .any(|group| group.iter().any(|m| g[*m] != g[group[0]])),
+        "the strict thresholds should have left some wire copies apart"
+    );
+    // One article stored under older text rules (its hash of another day).
+    let conn = sb.sql();
+    conn.execute(
+        "UPDATE articles SET content_hash = 'stale' WHERE id = ?1",
+        [record_article(&sb, "f0215")],
+    )
+    .unwrap();
+    let sightings = sb.count("SELECT count(*) FROM sightings");
+    let articles = sb.count("SELECT count(*) FROM articles");
+
+    // Back to the default thresholds, then rebuild.
+    let config = std::fs::read_to_string(sb.config()).unwrap();
+    std::fs::write(sb.config(), config.replace(strict, "")).unwrap();
+    let out = sb.run(&["dedupe", "--rebuild"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("regrouped 1000/")
+            && stderr.contains(&format!("regrouped {articles}/{articles}")),
+        "progress in batches: {stderr}"
+    );
+    let g = record_groups(&sb);
+    assert_feed_sets(&g, "after rebuild");
+    assert_eq!(sb.count("SELECT count(*) FROM sightings"), sightings);
+    assert_eq!(sb.count("SELECT count(*) FROM articles"), articles);
+    assert_eq!(
+        sb.count("SELECT count(*) FROM articles WHERE content_hash = 'stale'"),
+        0,
+        "the rebuild rehashes stored text"
+    );
+    // The same groups a fresh ingest under the defaults gives.
+    let fresh = Sandbox::new();
+    ingest(&fresh, "items.jsonl", &items);
+    assert_eq!(partition(&g), partition(&record_groups(&fresh)));
+    // Nothing first seen since a future date: nothing to do.
+    let none: serde_json::Value = serde_json::from_str(&sb.run_ok(&[
+        "--json",
+        "dedupe",
+        "--rebuild",
+        "--since",
+        "2099-01-01",
+    ]))
+    .unwrap();
+    assert_eq!(none["articles"], 0, "{none}");
+}

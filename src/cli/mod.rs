@@ -2,6 +2,7 @@
 //! 0 ok, 1 runtime failure, 2 bad usage or config.
 
 mod daemon;
+mod dedupe;
 mod feed;
 mod ingest;
 mod output;
@@ -103,6 +104,18 @@ pub enum Command {
         #[arg(long)]
         predictions: Option<PathBuf>,
     },
+    /// Near duplicates: why two articles were (not) grouped, or regroup stored articles.
+    Dedupe {
+        /// Each detector's scores for two articles against its thresholds.
+        #[arg(long, num_args = 2, value_names = ["ID1", "ID2"], required_unless_present = "rebuild", conflicts_with = "rebuild")]
+        explain: Option<Vec<i64>>,
+        /// Recompute fingerprints, content hashes and groups of stored articles, in batches.
+        #[arg(long)]
+        rebuild: bool,
+        /// With --rebuild: only articles first seen since ("30d" or a date).
+        #[arg(long, requires = "rebuild")]
+        since: Option<String>,
+    },
     /// Manage subscriptions.
     Feed {
         #[command(subcommand)]
@@ -179,6 +192,13 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             predictions.as_deref(),
             cli.json,
         ),
+        Command::Dedupe {
+            explain: Some(ids), ..
+        } => dedupe::explain(&config, ids[0], ids[1], cli.json),
+        Command::Dedupe { since, .. } => {
+            let since = since.as_deref().map(parse_since).transpose()?;
+            dedupe::rebuild(&config, since, cli.json)
+        }
         Command::Feed { command } => feed::run(&config, command, cli.json),
         Command::Show { id } => query::show(&config, id, cli.json),
         Command::Status => query::status(&config, cli.json),

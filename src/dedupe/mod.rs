@@ -10,6 +10,7 @@
 //! Everything here is pure and in memory. The store keeps each article's `Fingerprint`
 //! (`to_bytes`) and rebuilds the index at start with `NearDupIndex::insert_with_group`.
 
+pub mod explain;
 mod fingerprint;
 mod index;
 pub mod short;
