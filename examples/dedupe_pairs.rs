@@ -87,7 +87,7 @@ fn main() -> anyhow::Result<()> {
                 continue;
             }
         };
-        let fp = fingerprint(&article).with_time_if_missing(seen);
+        let fp = fingerprint(&article).seen_at(seen);
         let found = index.find(&fp);
         let group = found.as_ref().map_or(article_id, |m| m.article_id);
         if let Some(m) = found {

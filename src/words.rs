@@ -4,14 +4,35 @@
 //! English news is ASCII; the ASCII subset of the rules is short, and tests hold it to the
 //! general segmenter on the whole corpus and on random strings.
 
+use std::borrow::Cow;
 use unicode_segmentation::UnicodeSegmentation;
 
+/// Characters that do not show and say nothing: zero-width space, non-joiner and joiner
+/// (U+200B-U+200D), word joiner (U+2060), soft hyphen and a byte-order mark inside text.
+/// Wire copy and some publishing systems put them inside words ("Palest\u{ad}inian"), so two
+/// copies of one text differ only by them; every word, hash and fingerprint leaves them out.
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{ad}' | '\u{feff}'
+    )
+}
+
+/// `s` without its invisible characters (borrowed when it has none, as almost all text).
+pub fn strip_invisible(s: &str) -> Cow<'_, str> {
+    if s.is_ascii() || !s.chars().any(is_invisible) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(s.chars().filter(|&c| !is_invisible(c)).collect())
+}
+
 /// Calls `f` with each word of `text`, lower-cased: exactly
-/// `text.unicode_words().map(str::to_lowercase)`.
+/// `strip_invisible(text).unicode_words().map(str::to_lowercase)`.
 pub fn lowercase_words(text: &str, scratch: &mut String, mut f: impl FnMut(&str)) {
+    let text = strip_invisible(text);
     if text.is_ascii() {
         scratch.clear();
-        scratch.push_str(text);
+        scratch.push_str(&text);
         scratch.make_ascii_lowercase();
         ascii_words(scratch, f);
     } else {
@@ -104,7 +125,22 @@ mod tests {
     }
 
     fn slow(text: &str) -> Vec<String> {
-        text.unicode_words().map(str::to_lowercase).collect()
+        strip_invisible(text)
+            .unicode_words()
+            .map(str::to_lowercase)
+            .collect()
+    }
+
+    #[test]
+    fn invisible_characters_are_not_part_of_words() {
+        let plain = fast("Palestinian officials met in Doha");
+        for marked in [
+            "Palest\u{ad}inian officials met in Doha",
+            "Pales\u{200b}tinian offi\u{200c}cials met in\u{200d} Doha\u{2060}",
+            "\u{feff}Palestinian officials met \u{200b}\u{200b}in Doha",
+        ] {
+            assert_eq!(fast(marked), plain, "{marked:?}");
+        }
     }
 
     #[test]

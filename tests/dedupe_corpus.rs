@@ -7,6 +7,10 @@ use common::corpus;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+#[path = "dedupe_sets/mod.rs"]
+mod sets;
+use sets::{ALJAZEERA_REPEATS, ARTICLES_APART, D1_WIRE, D2, FEED_APART};
+
 use newsdesk::dedupe::{fingerprint, DedupeConfig, Fingerprint, NearDupIndex};
 use newsdesk::model::{parse_timestamp, ArticleRecord, RawArticle};
 
@@ -40,7 +44,7 @@ fn read(file: &str, source_field: &str) -> Vec<(String, String, ArticleRecord)> 
 
 fn fp_of(r: ArticleRecord, seen: i64) -> Fingerprint {
     let a = newsdesk::normalize::normalize(r.into_raw()).unwrap();
-    fingerprint(&a).with_time_if_missing(seen)
+    fingerprint(&a).seen_at(seen)
 }
 
 /// Run the detector over records in the given order; corpus id -> group root's corpus id.
@@ -89,18 +93,6 @@ fn assert_apart(g: &HashMap<String, String>, a: &str, b: &str) {
     );
 }
 
-/// The D1 clusters whose members are one wire story (AP/Reuters copy) in several outlets'
-/// feeds; the other D1 clusters are independent write-ups of one event, which we leave apart.
-const D1_WIRE: &[&[&str]] = &[
-    &["f0040", "f0828", "f0887"], // Australia won't repatriate 34 women and children (ABC US, Japan Today, NPR)
-    &["f0027", "f0825"], // Peru's Congress removes interim President Jeri (ABC US, Japan Today)
-    &["f0039", "f0860"], // Iran closes Strait of Hormuz during talks (ABC US, NDTV)
-    &["f0819", "f0863"], // Man arrested running toward US Capitol with shotgun (Japan Today, NDTV)
-    &["f0029", "f0826"], // Macron holds talks with Modi (ABC US, Japan Today)
-    &["f0238", "f0839"], // Accused Bondi killer appears in court (Dawn, Japan Today)
-    &["f0064", "f0823"], // Hezbollah rejects disarmament plan (Al-Monitor/Reuters, Japan Today)
-];
-
 #[test]
 fn d1_wire_copies_across_outlets_are_grouped() {
     let items: HashMap<String, (String, String)> = read("feed-items.jsonl", "feed")
@@ -126,52 +118,16 @@ fn d1_wire_copies_across_outlets_are_grouped() {
         assert_grouped(&g, group);
     }
     // The item the Al Jazeera feed lists four times is one story.
-    assert_grouped(&g, &["f0066", "f0067", "f0068", "f0069"]);
+    assert_grouped(&g, ALJAZEERA_REPEATS);
 }
 
 #[test]
 fn feed_stories_that_only_share_a_subject_stay_apart() {
     let g = feed_groups();
-    // TIME: two articles on Trump's Greenland tariffs with the same background sentence.
-    assert_apart(&g, "f1108", "f1110");
-    // Independent write-ups of one event by different outlets are separate articles.
-    assert_apart(&g, "f0072", "f0241");
-    // The Week: "Magazine solutions" and "Magazine printables" of the same issue.
-    assert_apart(&g, "f0983", "f0984");
-    // allAfrica items whose description is just "[allAfrica]".
-    assert_apart(&g, "f0102", "f0120");
+    for (a, b) in FEED_APART {
+        assert_apart(&g, a, b);
+    }
 }
-
-const D2: &[(&str, &str)] = &[
-    ("a0257", "a0258"),
-    ("a0291", "a0292"),
-    ("a0372", "a0373"),
-    ("a0262", "a0264"),
-    ("a0350", "a0351"),
-    ("a0439", "a0442"),
-    ("a0417", "a0418"),
-    ("a0209", "a0211"),
-    ("a0499", "a0501"),
-    ("a0396", "a0398"),
-    ("a0414", "a0415"),
-    ("a0263", "a0267"),
-    ("a0338", "a0339"),
-    ("a0482", "a0483"),
-    ("a0227", "a0228"),
-    ("a0228", "a0229"),
-    ("a0435", "a0436"),
-    ("a0316", "a0317"),
-    ("a0276", "a0278"),
-    ("a0220", "a0223"),
-    ("a0207", "a0208"),
-    ("a0345", "a0347"),
-    ("a0374", "a0389"),
-    ("a0090", "a0144"),
-    ("a0094", "a0141"),
-    ("a0027", "a0048"),
-    ("a0023", "a0037"),
-    ("a0175", "a0198"),
-];
 
 #[test]
 fn d2_revisions_and_wire_pairs_are_grouped() {
@@ -180,12 +136,9 @@ fn d2_revisions_and_wire_pairs_are_grouped() {
     for (a, b) in D2 {
         assert_grouped(&g, &[a, b]);
     }
-    // BBC: two reports on one row (Livingstone's remark) sharing a background paragraph.
-    assert_apart(&g, "a0102", "a0106");
-    // NYT front page: different headlines whose coder summary is the same three words.
-    assert_apart(&g, "a0617", "a0618");
-    // AG News: two Reuters business leads that share only escaped ticker markup.
-    assert_apart(&g, "a0371", "a0427");
+    for (a, b) in ARTICLES_APART {
+        assert_apart(&g, a, b);
+    }
 }
 
 #[test]
@@ -209,7 +162,7 @@ fn the_two_seeds_are_not_merged() {
         })
         .unwrap();
         // Same week: put them on the same day so only their text can tell them apart.
-        fingerprint(&a).with_time_if_missing(1_500_000_000)
+        fingerprint(&a).seen_at(1_500_000_000)
     };
     let first = read_seed("000_7e90e49520ab4ca9.txt", true);
     let second = read_seed("004_e8d2849f147aa48f.txt", false);

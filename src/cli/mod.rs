@@ -4,6 +4,7 @@
 mod check;
 mod daemon;
 mod db;
+mod dedupe;
 mod feed;
 mod ingest;
 mod output;
@@ -81,6 +82,18 @@ pub enum Command {
         #[arg(long)]
         predictions: Option<PathBuf>,
     },
+    /// Near duplicates: why two articles were (not) grouped, or regroup stored articles.
+    Dedupe {
+        /// Each detector's scores for two articles against its thresholds.
+        #[arg(long, num_args = 2, value_names = ["ID1", "ID2"], required_unless_present = "rebuild", conflicts_with = "rebuild")]
+        explain: Option<Vec<i64>>,
+        /// Recompute fingerprints, content hashes and groups of stored articles, in batches.
+        #[arg(long)]
+        rebuild: bool,
+        /// With --rebuild: only articles first seen since ("30d" or a date).
+        #[arg(long, requires = "rebuild")]
+        since: Option<String>,
+    },
     /// Manage subscriptions.
     Feed {
         #[command(subcommand)]
@@ -145,6 +158,13 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::CheckConfig => check::run(&config, &path, json),
         Command::Feed { command } => feed::run(&config, command, json),
         Command::Db { command } => db::run(&config, command, json),
+        Command::Dedupe {
+            explain: Some(ids), ..
+        } => dedupe::explain(&config, ids[0], ids[1], json),
+        Command::Dedupe { since, .. } => {
+            let since = since.as_deref().map(parse_since).transpose()?;
+            dedupe::rebuild(&config, since, json)
+        }
     }
 }
 

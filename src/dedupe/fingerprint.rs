@@ -12,8 +12,12 @@ pub const LEDE_WORDS: usize = 25;
 /// Content words of the title kept (a headline rarely has more).
 pub const TITLE_WORDS: usize = 20;
 
-const FORMAT_VERSION: u8 = 1;
+/// Version 2 added the first-seen time beside the document's own date.
+const FORMAT_VERSION: u8 = 2;
 const NO_TIME: i64 = i64::MIN;
+/// Bytes before the word sets: version, simhash, words, time(s), lang, the two set lengths.
+const HEADER_V1: usize = 26;
+const HEADER_V2: usize = 34;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fingerprint {
@@ -21,9 +25,11 @@ pub struct Fingerprint {
     pub simhash: u64,
     /// Words the SimHash was built from; below `simhash_min_words` it is too noisy to use.
     pub words: u32,
-    /// Unix seconds: published time, else when first seen. The caller fills it in when the
-    /// article has no date (see `with_time_if_missing`).
+    /// Unix seconds: the article's own date (published, else updated); `None` when it has
+    /// none. Never a first-seen time: an undated copy must not be compared with a date.
     pub time: Option<i64>,
+    /// Unix seconds: when the store first saw the article (see `seen_at`); `None` until then.
+    pub seen: Option<i64>,
     /// ISO 639 code, up to 3 ASCII letters, zero-padded.
     lang: [u8; 3],
     /// Sorted, distinct hashes of the title's content words; empty for a derived title.
@@ -52,7 +58,9 @@ pub fn fingerprint(article: &Article) -> Fingerprint {
 
     if !article.title_derived {
         let mut prev_update = false;
-        text::for_each_word(&text::strip_markup(&article.title), &mut scratch, |w| {
+        let title = text::strip_markup(&article.title);
+        text::for_each_word(text::strip_attribution(&title), &mut scratch, |w| {
+            let w = &*text::join_initials(w);
             word_hashes.push(hash64(w.as_bytes()));
             // "Update 2:" numbers the re-issue, it does not name the story.
             let packaging = text::is_title_noise(w) || prev_update;
@@ -66,7 +74,10 @@ pub fn fingerprint(article: &Article) -> Fingerprint {
     let mut lede_set: Vec<u32> = Vec::with_capacity(LEDE_WORDS);
     let mut first_line = true;
     for line in article.body_text.lines() {
-        if crate::normalize::is_boilerplate_line(line) || text::is_byline(line) {
+        if crate::normalize::is_boilerplate_line(line)
+            || text::is_byline(line)
+            || text::is_credit_line(line)
+        {
             continue;
         }
         let line = if first_line {
@@ -76,6 +87,7 @@ pub fn fingerprint(article: &Article) -> Fingerprint {
             line
         };
         text::for_each_word(&text::strip_markup(line), &mut scratch, |w| {
+            let w = &*text::join_initials(w);
             word_hashes.push(hash64(w.as_bytes()));
             if lede_set.len() < LEDE_WORDS && text::is_content_word(w) {
                 lede_set.push(word_hash32(w));
@@ -90,6 +102,7 @@ pub fn fingerprint(article: &Article) -> Fingerprint {
             .published_at
             .or(article.updated_at)
             .map(|t| t.timestamp()),
+        seen: None,
         lang: pack_lang(article.lang.as_deref()),
         title: sorted_set(title_set),
         lede: sorted_set(lede_set),
@@ -118,9 +131,9 @@ fn pack_lang(lang: Option<&str>) -> [u8; 3] {
 }
 
 impl Fingerprint {
-    /// Set the time to `seen` (unix seconds) when the article carried no date.
-    pub fn with_time_if_missing(mut self, seen: i64) -> Self {
-        self.time = self.time.or(Some(seen));
+    /// Record when the article was first seen (unix seconds).
+    pub fn seen_at(mut self, seen: i64) -> Self {
+        self.seen = Some(seen);
         self
     }
 
@@ -149,14 +162,15 @@ impl Fingerprint {
         self.simhash as i64
     }
 
-    /// Compact form for a BLOB column: version, simhash, words, time, lang, then the two word
-    /// sets. 26 bytes plus 4 per word (typically under 200 bytes).
+    /// Compact form for a BLOB column: version, simhash, words, time, seen, lang, then the two
+    /// word sets. 34 bytes plus 4 per word (typically under 200 bytes).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(26 + 4 * (self.title.len() + self.lede.len()));
+        let mut out = Vec::with_capacity(HEADER_V2 + 4 * (self.title.len() + self.lede.len()));
         out.push(FORMAT_VERSION);
         out.extend_from_slice(&self.simhash.to_le_bytes());
         out.extend_from_slice(&self.words.to_le_bytes());
         out.extend_from_slice(&self.time.unwrap_or(NO_TIME).to_le_bytes());
+        out.extend_from_slice(&self.seen.unwrap_or(NO_TIME).to_le_bytes());
         out.extend_from_slice(&self.lang);
         // Both lengths fit a byte: TITLE_WORDS and LEDE_WORDS are far below 256.
         out.push(self.title.len() as u8);
@@ -167,23 +181,34 @@ impl Fingerprint {
         out
     }
 
+    /// Reads this format and version 1, whose one time was the date or, for an undated
+    /// article, the first-seen time (it is taken as both; `dedupe --rebuild` rewrites such
+    /// blobs from the stored columns).
     pub fn from_bytes(b: &[u8]) -> Result<Fingerprint, FingerprintError> {
         let truncated = FingerprintError::Truncated { len: b.len() };
         let &version = b.first().ok_or(FingerprintError::Truncated { len: 0 })?;
-        if version != FORMAT_VERSION {
-            return Err(FingerprintError::Version(version));
-        }
-        let header = b.get(1..26).ok_or(truncated.clone())?;
+        let header_len = match version {
+            1 => HEADER_V1,
+            FORMAT_VERSION => HEADER_V2,
+            v => return Err(FingerprintError::Version(v)),
+        };
+        let header = b.get(1..header_len).ok_or(truncated.clone())?;
         let u64_at = |i: usize| u64::from_le_bytes(header[i..i + 8].try_into().unwrap_or([0; 8]));
+        let time_at = |i: usize| Some(u64_at(i) as i64).filter(|&t| t != NO_TIME);
         let simhash = u64_at(0);
         let words = u32::from_le_bytes(header[8..12].try_into().unwrap_or([0; 4]));
-        let time = u64_at(12) as i64;
-        let lang = [header[20], header[21], header[22]];
-        let (nt, nl) = (usize::from(header[23]), usize::from(header[24]));
+        let time = time_at(12);
+        let (seen, rest) = if version == 1 {
+            (time, &header[20..])
+        } else {
+            (time_at(20), &header[28..])
+        };
+        let lang = [rest[0], rest[1], rest[2]];
+        let (nt, nl) = (usize::from(rest[3]), usize::from(rest[4]));
         let body_len = 4 * (nt + nl);
-        let body = b.get(26..26 + body_len).ok_or(truncated)?;
-        if b.len() > 26 + body_len {
-            return Err(FingerprintError::Trailing(b.len() - 26 - body_len));
+        let body = b.get(header_len..header_len + body_len).ok_or(truncated)?;
+        if b.len() > header_len + body_len {
+            return Err(FingerprintError::Trailing(b.len() - header_len - body_len));
         }
         let mut hashes = body
             .chunks_exact(4)
@@ -195,7 +220,8 @@ impl Fingerprint {
         Ok(Fingerprint {
             simhash,
             words,
-            time: (time != NO_TIME).then_some(time),
+            time,
+            seen,
             lang,
             title,
             lede,
@@ -215,6 +241,7 @@ impl Fingerprint {
             simhash,
             words,
             time,
+            seen: None,
             lang: pack_lang(lang),
             title: sorted_set(title),
             lede: sorted_set(lede),
@@ -241,7 +268,7 @@ mod tests {
             "Ministers meet in Geneva",
             "GENEVA (Reuters) - Foreign ministers met on Tuesday to discuss a ceasefire.",
         ))
-        .with_time_if_missing(1_700_000_000);
+        .seen_at(1_700_000_000);
         let b = fp.to_bytes();
         assert_eq!(Fingerprint::from_bytes(&b).unwrap(), fp);
         assert_eq!(
@@ -254,12 +281,28 @@ mod tests {
             Fingerprint::from_bytes(&longer),
             Err(FingerprintError::Trailing(1))
         );
-        let mut v2 = b;
-        v2[0] = 2;
+        let mut v3 = b;
+        v3[0] = 3;
         assert_eq!(
-            Fingerprint::from_bytes(&v2),
-            Err(FingerprintError::Version(2))
+            Fingerprint::from_bytes(&v3),
+            Err(FingerprintError::Version(3))
         );
+    }
+
+    #[test]
+    fn version_1_blobs_still_read() {
+        let fp = fingerprint(&article("Talks resume", "Ministers met on Tuesday."));
+        let dated = Fingerprint {
+            time: Some(1_700_000_000),
+            ..fp
+        };
+        // Version 1: no first-seen field; its one time stands for both.
+        let v2 = dated.to_bytes();
+        let mut v1 = vec![1u8];
+        v1.extend_from_slice(&v2[1..21]);
+        v1.extend_from_slice(&v2[29..]);
+        let read = Fingerprint::from_bytes(&v1).unwrap();
+        assert_eq!(read, dated.seen_at(1_700_000_000));
     }
 
     #[test]

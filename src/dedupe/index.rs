@@ -53,7 +53,6 @@ pub struct NearDupIndex {
     /// and the keys (already hashes) skip SipHash: a lookup reads ten buckets that are rarely in
     /// cache, and their size is what it costs.
     buckets: HashMap<u32, VecDeque<u32>, KeyHash>,
-    newest_time: i64,
 }
 
 impl NearDupIndex {
@@ -67,7 +66,6 @@ impl NearDupIndex {
             short: VecDeque::new(),
             short_base: 0,
             buckets: HashMap::default(),
-            newest_time: i64::MIN,
         }
     }
 
@@ -114,8 +112,8 @@ impl NearDupIndex {
     }
 
     /// Add an article that is older than the newest `short_max_entries` the rebuild will
-    /// insert: the short-text ring would evict it anyway, so only the long-text tables and
-    /// the clock take it. The result is the same index as [`insert_with_group`]'s, without
+    /// insert: the short-text ring would evict it anyway, so only the long-text tables take
+    /// it. The result is the same index as [`insert_with_group`]'s, without
     /// filling and emptying the ring's buckets for most of a large store (that was most of a
     /// restart's rebuild at a million articles).
     ///
@@ -124,7 +122,7 @@ impl NearDupIndex {
         self.insert_long(article_id, group_id, fp);
     }
 
-    /// The slot, band entries and clock of a new article; `None` when the index is full.
+    /// The slot and band entries of a new article; `None` when the index is full.
     fn insert_long(&mut self, article_id: i64, group_id: i64, fp: &Fingerprint) -> Option<u32> {
         let Ok(slot) = u32::try_from(self.slots.len()) else {
             // Four billion articles: beyond what one process indexes; stop growing.
@@ -144,9 +142,6 @@ impl NearDupIndex {
                     slot,
                 });
             }
-        }
-        if let Some(t) = fp.time {
-            self.newest_time = self.newest_time.max(t);
         }
         Some(slot)
     }
@@ -220,10 +215,8 @@ impl NearDupIndex {
             if fp.lang_conflicts(other) {
                 continue;
             }
-            if let (Some(a), Some(b)) = (fp.time, other.time) {
-                if (a - b).abs() > window {
-                    continue;
-                }
+            if short::seconds_apart(fp, other).is_some_and(|(d, _)| d > window) {
+                continue;
             }
             if !short::lede_can_match(fp, other, self.cfg.short_min_lede_jaccard) {
                 continue;
@@ -238,9 +231,9 @@ impl NearDupIndex {
         }
         let (s, entry) = best?;
         let slot = &self.slots[entry.slot as usize];
-        let hours_apart = match (fp.time, entry.fp.time) {
-            (Some(a), Some(b)) => serde_json::json!((a - b).abs() as f64 / 3600.0),
-            _ => serde_json::Value::Null,
+        let (hours_apart, times) = match short::seconds_apart(fp, &entry.fp) {
+            Some((d, basis)) => (serde_json::json!(d as f64 / 3600.0), basis.as_str()),
+            None => (serde_json::Value::Null, "unknown"),
         };
         Some(NearMatch {
             article_id: slot.group_id,
@@ -258,6 +251,7 @@ impl NearDupIndex {
                 "lede_only_jaccard": self.cfg.short_lede_only_jaccard,
                 "simhash_distance": hamming(fp.simhash, entry.fp.simhash),
                 "hours_apart": hours_apart,
+                "times": times,
                 "window_hours": self.cfg.short_window_hours,
             }),
         })
@@ -273,18 +267,14 @@ impl NearDupIndex {
             || hamming(a.simhash, b.simhash) <= self.cfg.long_pair_max_distance
     }
 
-    /// Drop the oldest short-text items beyond the ring's size, or older than two windows
-    /// before the newest item seen, with their bucket keys.
+    /// Drop the oldest short-text items beyond the ring's size, with their bucket keys. Only
+    /// the count evicts: an eviction by time would follow the newest date seen, which one
+    /// undated or future-dated item (or a live poll before an archive backfill) moves far
+    /// past every other article, and which pairs can match would then depend on the stream.
+    /// The window is held per pair, in `find_short`.
     fn evict(&mut self) {
-        let horizon = self.newest_time.saturating_sub(
-            i64::try_from(self.cfg.short_window_hours)
-                .unwrap_or(i64::MAX / 7200)
-                .saturating_mul(7200),
-        );
         while let Some(front) = self.short.front() {
-            let too_many = self.short.len() > self.cfg.short_max_entries;
-            let too_old = front.fp.time.is_some_and(|t| t < horizon);
-            if !too_many && !too_old {
+            if self.short.len() <= self.cfg.short_max_entries {
                 break;
             }
             let seq = self.short_base;
@@ -424,9 +414,8 @@ mod tests {
     /// Each key with its articles, oldest first.
     type Buckets = Vec<(u32, Vec<i64>)>;
 
-    /// Everything the short-text detector reads: the ring's articles, the buckets, and the
-    /// clock.
-    fn short_state(ix: &NearDupIndex) -> (Vec<i64>, Buckets, i64) {
+    /// Everything the short-text detector reads: the ring's articles and the buckets.
+    fn short_state(ix: &NearDupIndex) -> (Vec<i64>, Buckets) {
         let article = |seq: u32| {
             let pos = seq.wrapping_sub(ix.short_base) as usize;
             ix.slots[ix.short[pos].slot as usize].article_id
@@ -442,7 +431,7 @@ mod tests {
             .map(|(k, b)| (*k, b.iter().map(|&s| article(s)).collect()))
             .collect();
         buckets.sort();
-        (ring, buckets, ix.newest_time)
+        (ring, buckets)
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! Everything here is pure and in memory. The store keeps each article's `Fingerprint`
 //! (`to_bytes`) and rebuilds the index at start with `NearDupIndex::insert_with_group`.
 
+pub mod explain;
 mod fingerprint;
 mod index;
 pub mod short;
@@ -43,11 +44,13 @@ pub struct DedupeConfig {
     pub short_headline_only_jaccard: f64,
     /// Short-text: two long texts whose ledes match must also be within this SimHash distance.
     pub long_pair_max_distance: u32,
-    /// Short-text: items further apart in time than this are different stories.
+    /// Short-text: items further apart in time than this are different stories. Two dated
+    /// items compare dates; otherwise the times each was first seen (see `short::seconds_apart`).
     pub short_window_hours: u64,
     /// Short-text: newest entries kept per candidate bucket (bounds lookup cost).
     pub short_bucket_cap: usize,
-    /// Short-text: recent items kept in memory (bounds memory; older ones drop out).
+    /// Short-text: the most recently stored items kept in memory (bounds memory; older ones
+    /// drop out). Only this count evicts, never a date.
     pub short_max_entries: usize,
 }
 

@@ -43,8 +43,9 @@ pub fn score(a: &Fingerprint, b: &Fingerprint) -> ShortScore {
 pub fn is_match(s: &ShortScore, a: &Fingerprint, b: &Fingerprint, cfg: &DedupeConfig) -> bool {
     let short_lede = a.lede_words().len().min(b.lede_words().len()) < cfg.short_min_lede_words;
     if short_lede {
-        let title_len = a.title_words().len().min(b.title_words().len());
-        return title_len >= cfg.short_min_lede_words / 2
+        // Enough words between headline and lede to name a story ("Letters" alone does not).
+        let words = |f: &Fingerprint| f.title_words().len() + f.lede_words().len();
+        return words(a).min(words(b)) >= cfg.short_min_lede_words / 2
             && s.title >= cfg.short_headline_only_jaccard
             && s.lede >= cfg.short_min_lede_jaccard;
     }
@@ -110,6 +111,42 @@ impl IntoIterator for Keys {
     type IntoIter = std::iter::Take<std::array::IntoIter<u32, KEYS>>;
     fn into_iter(self) -> Self::IntoIter {
         self.keys.into_iter().take(self.len)
+    }
+}
+
+/// Which times `seconds_apart` compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeBasis {
+    /// Both articles' own dates.
+    Dated,
+    /// When each was first seen: at least one has no date, and a first-seen time is never
+    /// compared with a date (a feed re-running dated wire items without their dates sees
+    /// them when the original is seen, whatever the original's date).
+    FirstSeen,
+}
+
+impl TimeBasis {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimeBasis::Dated => "dated",
+            TimeBasis::FirstSeen => "first_seen",
+        }
+    }
+}
+
+/// How far apart two articles are in time, in seconds, and by which times; `None` when it
+/// cannot be told (an undated article not yet seen by the store), and the time then does not
+/// keep the two apart. Depends on the two articles only.
+pub fn seconds_apart(a: &Fingerprint, b: &Fingerprint) -> Option<(i64, TimeBasis)> {
+    match ((a.time, b.time), (a.seen, b.seen)) {
+        ((Some(x), Some(y)), _) => {
+            Some((x.abs_diff(y).min(i64::MAX as u64) as i64, TimeBasis::Dated))
+        }
+        (_, (Some(x), Some(y))) => Some((
+            x.abs_diff(y).min(i64::MAX as u64) as i64,
+            TimeBasis::FirstSeen,
+        )),
+        _ => None,
     }
 }
 

@@ -104,10 +104,10 @@ const AGENCY_TAGS: &[&str] = &[
 ];
 
 /// Lower-case, fold typographic apostrophes and Latin diacritics ("Jerí" and "Jeri" are one
-/// name in two outlets' spelling).
+/// name in two outlets' spelling), drop invisible characters (`words::is_invisible`).
 pub fn fold(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    for c in s.chars().filter(|&c| !crate::words::is_invisible(c)) {
         match fold_char(c) {
             Some(a) => out.push(a),
             None => out.extend(c.to_lowercase()),
@@ -162,6 +162,9 @@ fn fold_ascii(text: &str, out: &mut Vec<u8>) -> bool {
     for c in text.chars() {
         if c.is_ascii() && c != '`' {
             out.push(c.to_ascii_lowercase() as u8);
+            continue;
+        }
+        if crate::words::is_invisible(c) {
             continue;
         }
         let folded = match fold_char(c) {
@@ -227,6 +230,79 @@ pub fn is_byline(line: &str) -> bool {
     };
     let n = rest.split_whitespace().count();
     n > 0 && n <= 8 && !rest.ends_with('.')
+}
+
+/// A wire credit line: "(Reporting by Jane Doe; Editing by John Roe)", "Additional reporting
+/// by ...". Re-runs add or drop it; it names the staff, not the story.
+pub fn is_credit_line(line: &str) -> bool {
+    let l = line.trim().trim_start_matches('(').to_ascii_lowercase();
+    [
+        "reporting by",
+        "additional reporting",
+        "writing by",
+        "editing by",
+        "compiled by",
+    ]
+    .iter()
+    .any(|p| l.starts_with(p))
+        && l.split_whitespace().count() <= 30
+}
+
+/// Words that attribute a headline's claim rather than say it: re-runs add or drop a tail
+/// of them (", officials say", ", say police", ": cops").
+const ATTRIBUTION: &[&str] = &[
+    "say",
+    "says",
+    "said",
+    "report",
+    "reports",
+    "claims",
+    "cops",
+    "police",
+    "officials",
+    "sources",
+    "media",
+];
+
+/// A headline without a trailing attribution: "Man arrested near Capitol, say police" and
+/// "Man arrested near Capitol: cops" are "Man arrested near Capitol". Only a tail of at most
+/// four words holding an attribution word, after a comma, colon or dash, and only when at
+/// least three words stay.
+pub fn strip_attribution(title: &str) -> &str {
+    let t = title.trim_end_matches(['.', ' ']);
+    let Some(i) = t
+        .rfind([',', ':', '\u{2013}', '\u{2014}'])
+        .or_else(|| t.rfind(" - "))
+    else {
+        return title;
+    };
+    let (head, tail) = (&t[..i], &t[i..]);
+    let tail_words: Vec<String> = tail
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    let attributes = !tail_words.is_empty()
+        && tail_words.len() <= 4
+        && tail_words.iter().any(|w| ATTRIBUTION.contains(&w.as_str()));
+    if attributes && head.split_whitespace().count() >= 3 {
+        head
+    } else {
+        title
+    }
+}
+
+/// A dotted abbreviation as its letters: "u.s" (how the segmenter leaves "U.S.") is "us",
+/// "u.k" is "uk": outlets write both.
+pub fn join_initials(w: &str) -> std::borrow::Cow<'_, str> {
+    let initials = w.contains('.')
+        && w.split('.')
+            .all(|part| part.chars().count() == 1 && part.chars().all(char::is_alphabetic));
+    if initials {
+        std::borrow::Cow::Owned(w.replace('.', ""))
+    } else {
+        std::borrow::Cow::Borrowed(w)
+    }
 }
 
 /// Remove markup that leaked into text as literal or escaped tags (AG News keeps
@@ -426,6 +502,34 @@ mod tests {
     fn escaped_and_literal_tags_are_removed() {
         let s = strip_markup("Kmart &lt;A HREF=\"http://x.example/q?t=K\"&gt;KMRT.O&lt;/A&gt; named <b>a</b> CEO; 3 < 4");
         assert_eq!(s, "Kmart  KMRT.O  named  a  CEO; 3 < 4");
+    }
+
+    #[test]
+    fn attributions_credits_and_initials() {
+        for t in [
+            "Man arrested near the Capitol, say police",
+            "Man arrested near the Capitol, officials say",
+            "Man arrested near the Capitol: Cops",
+            "Man arrested near the Capitol - report",
+        ] {
+            assert_eq!(strip_attribution(t), "Man arrested near the Capitol", "{t}");
+        }
+        for t in [
+            "Police say", // nothing would stay
+            "Talks resume: a new round begins in Geneva",
+            "Trump, Xi meet in Busan",
+        ] {
+            assert_eq!(strip_attribution(t), t);
+        }
+        assert!(is_credit_line(
+            "(Reporting by Jane Doe; Editing by John Roe)"
+        ));
+        assert!(!is_credit_line("Reporters were barred from the hearing."));
+        assert_eq!(join_initials("u.s"), "us");
+        assert_eq!(join_initials("u.k"), "uk");
+        assert_eq!(join_initials("3.5"), "3.5");
+        assert_eq!(join_initials("e.g"), "eg");
+        assert_eq!(join_initials("talks"), "talks");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! it, in this module's files.
 
 pub mod checkpoint;
+pub mod dedupe;
 pub mod feeds;
 pub mod fts;
 pub mod lock;

@@ -347,7 +347,7 @@ impl WriterState {
         let near = match &mut self.near {
             _ if items.is_empty() => None,
             Some(near) => Some(near),
-            slot @ None => Some(slot.insert(rebuild_index(&self.conn, &self.dedupe)?)),
+            slot @ None => Some(slot.insert(rebuild_index(&self.conn, &self.dedupe, i64::MAX)?)),
         };
         // A savepoint nests inside a group's transaction, and outside one begins a transaction
         // of its own (committed by its release). A group indexes its articles once, at its end.
@@ -532,7 +532,7 @@ fn store_item(
             let fp = item
                 .fingerprint
                 .as_ref()
-                .map(|fp| fp.clone().with_time_if_missing(unix_seconds(now)));
+                .map(|fp| fp.clone().seen_at(unix_seconds(now)));
             let found = fp.as_ref().and_then(|fp| near.find(fp));
             let tags = item.tags.as_ref();
             tx.prepare_cached(
@@ -602,7 +602,7 @@ fn refresh_fingerprint(
     fp: &Fingerprint,
     now: &str,
 ) -> Result<(), StoreError> {
-    let fp = fp.clone().with_time_if_missing(unix_seconds(now));
+    let fp = fp.clone().seen_at(unix_seconds(now));
     let group: i64 = tx
         .prepare_cached(
             "INSERT INTO article_fingerprints (article_id, group_id, fingerprint)
@@ -621,23 +621,30 @@ fn unix_seconds(rfc3339: &str) -> i64 {
         .unwrap_or_default()
 }
 
-/// The index over every stored fingerprint, in id order with each article's stored group.
-fn rebuild_index(conn: &Connection, dedupe: &DedupeConfig) -> Result<NearDupIndex, StoreError> {
+/// The index over the stored fingerprints of articles with ids below `below`, in id order with
+/// each article's stored group.
+pub(super) fn rebuild_index(
+    conn: &Connection,
+    dedupe: &DedupeConfig,
+    below: i64,
+) -> Result<NearDupIndex, StoreError> {
     let started = std::time::Instant::now();
     let mut near = NearDupIndex::new(dedupe);
     // Only the newest `short_max_entries` can stay in the short-text ring; the rest go to the
     // long-text tables alone (the same index, a fraction of the work at a million articles).
-    let total: i64 = conn.query_row("SELECT count(*) FROM article_fingerprints", [], |r| {
-        r.get(0)
-    })?;
+    let total: i64 = conn.query_row(
+        "SELECT count(*) FROM article_fingerprints WHERE article_id < ?1",
+        [below],
+        |r| r.get(0),
+    )?;
     let archived = usize::try_from(total)
         .unwrap_or(0)
         .saturating_sub(dedupe.short_max_entries);
     let mut stmt = conn.prepare(
         "SELECT article_id, coalesce(group_id, article_id), fingerprint FROM article_fingerprints
-          ORDER BY article_id",
+          WHERE article_id < ?1 ORDER BY article_id",
     )?;
-    let mut rows = stmt.query([])?;
+    let mut rows = stmt.query([below])?;
     let mut unreadable = 0u64;
     let mut row = 0usize;
     while let Some(r) = rows.next()? {
