@@ -235,7 +235,8 @@ pub fn is_byline(line: &str) -> bool {
 /// A wire credit line: "(Reporting by Jane Doe; Editing by John Roe)", "Additional reporting
 /// by ...". Re-runs add or drop it; it names the staff, not the story.
 pub fn is_credit_line(line: &str) -> bool {
-    let l = line.trim().trim_start_matches('(').to_ascii_lowercase();
+    // Runs on every line of every body: compare the start in place, no lower-cased copy.
+    let l = line.trim_start().trim_start_matches('(').as_bytes();
     [
         "reporting by",
         "additional reporting",
@@ -244,8 +245,8 @@ pub fn is_credit_line(line: &str) -> bool {
         "compiled by",
     ]
     .iter()
-    .any(|p| l.starts_with(p))
-        && l.split_whitespace().count() <= 30
+    .any(|p| l.len() >= p.len() && l[..p.len()].eq_ignore_ascii_case(p.as_bytes()))
+        && line.split_whitespace().count() <= 30
 }
 
 /// Words that attribute a headline's claim rather than say it: re-runs add or drop a tail
