@@ -7,7 +7,7 @@ use crate::pipeline::Tagger;
 use crate::store::{open_read, writer::Writer};
 use rusqlite::params;
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Articles re-tagged per transaction: small enough that the daemon's writes interleave.
 const RETAG_BATCH: usize = 500;
@@ -154,8 +154,8 @@ pub fn retag(config: &Config, since: Option<String>, json: bool) -> anyhow::Resu
 
 pub fn eval(
     config: &Config,
-    articles: &Path,
-    labels: Option<&Path>,
+    articles: &[PathBuf],
+    labels: &[PathBuf],
     predictions: Option<&Path>,
     json: bool,
 ) -> anyhow::Result<u8> {
