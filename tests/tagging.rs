@@ -155,7 +155,7 @@ fn eval_prints_scores_and_writes_predictions() {
 }
 
 /// The four corpus files the model is trained and cross-validated on.
-fn training_args<'a>(corpus: &'a [String; 4]) -> Vec<&'a str> {
+fn training_args(corpus: &[String; 4]) -> Vec<&str> {
     let [articles, items, dev, feed_dev] = corpus;
     vec!["--articles", articles, items, "--labels", dev, feed_dev]
 }

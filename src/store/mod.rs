@@ -11,6 +11,7 @@ pub mod fts;
 pub mod migrate;
 pub mod prune;
 pub mod read;
+pub mod retag;
 pub mod write;
 pub mod writer;
 

@@ -199,28 +199,15 @@ pub(super) struct SpanTopic {
     pub(super) trace: Option<usize>,
 }
 
-pub(super) fn score_mentions(
+/// The mentions that count: every one but the ambiguous country names ("Georgia", "Jordan")
+/// that their context does not confirm, or vetoes, or that read as a person's name.
+fn live_mentions(
     tax: &Taxonomy,
     doc: &Doc,
     mentions: &[Mention],
     cues: &[Mention],
-    trace: bool,
-) -> Scored {
+) -> Vec<Mention> {
     let nc = tax.countries.len();
-    let mut s = Scored {
-        topic: vec![0.0; tax.topics.len()],
-        topic_head: 0.0,
-        topic_hits: Vec::new(),
-        country: vec![0.0; nc],
-        country_hits: Vec::new(),
-        head_countries: vec![false; nc],
-        org: vec![0.0; tax.orgs.len()],
-        org_hits: Vec::new(),
-        signal: vec![0.0; tax.signals.len()],
-        span_topics: Vec::new(),
-        trace: trace.then(Vec::new),
-    };
-
     // Countries named without ambiguity, which confirm ambiguous names.
     let mut plain = vec![false; nc];
     for m in mentions {
@@ -265,16 +252,16 @@ pub(super) fn score_mentions(
         live.push(*m);
     }
 
-    // Context for term groups.
-    let is_state = |m: &Mention| match m.meaning {
-        Meaning::Country { .. } | Meaning::Org(_) => true,
-        Meaning::Signal(i) => Some(i as usize) == tax.state_signal,
-        _ => false,
-    };
-    let mut seen_country = vec![false; nc];
+    live
+}
+
+/// Whether the article involves two states, or a state and an organisation or a cross-border
+/// cue: the context `needs = "foreign"` term groups ask for.
+fn involves_two_states(tax: &Taxonomy, live: &[Mention]) -> bool {
+    let mut seen_country = vec![false; tax.countries.len()];
     let mut any_org = false;
     let mut cross = false;
-    for m in &live {
+    for m in live {
         match m.meaning {
             Meaning::Country { country, .. } => seen_country[country as usize] = true,
             Meaning::Org(_) => any_org = true,
@@ -283,7 +270,38 @@ pub(super) fn score_mentions(
         }
     }
     let n_seen = seen_country.iter().filter(|&&b| b).count();
-    let foreign = n_seen >= 2 || (n_seen >= 1 && (any_org || cross));
+    n_seen >= 2 || (n_seen >= 1 && (any_org || cross))
+}
+
+pub(super) fn score_mentions(
+    tax: &Taxonomy,
+    doc: &Doc,
+    mentions: &[Mention],
+    cues: &[Mention],
+    trace: bool,
+) -> Scored {
+    let nc = tax.countries.len();
+    let mut s = Scored {
+        topic: vec![0.0; tax.topics.len()],
+        topic_head: 0.0,
+        topic_hits: Vec::new(),
+        country: vec![0.0; nc],
+        country_hits: Vec::new(),
+        head_countries: vec![false; nc],
+        org: vec![0.0; tax.orgs.len()],
+        org_hits: Vec::new(),
+        signal: vec![0.0; tax.signals.len()],
+        span_topics: Vec::new(),
+        trace: trace.then(Vec::new),
+    };
+
+    let live = live_mentions(tax, doc, mentions, cues);
+    let is_state = |m: &Mention| match m.meaning {
+        Meaning::Country { .. } | Meaning::Org(_) => true,
+        Meaning::Signal(i) => Some(i as usize) == tax.state_signal,
+        _ => false,
+    };
+    let foreign = involves_two_states(tax, &live);
 
     let mut cursor = WordCursor::new(doc);
     for m in &live {

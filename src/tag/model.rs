@@ -3,17 +3,17 @@
 //! text (`text`). Loaded with the taxonomy, checked against it, applied by `tag`, and explained
 //! by the features that moved each decision most.
 //!
-//! The file is tab-separated text, so a diff of two trainings reads as a diff of weights:
+//! The file is tab-separated text (shown here with spaces), so a diff of two trainings reads as a diff of weights:
 //!
 //! ```text
-//! newsdesk-tagger-model	1
-//! taxonomy	<hash of the heads and dense feature names>
-//! heads	flag	diplomacy	...
-//! threshold	0.42	0.35	...
-//! bias	-1.2	...
-//! dense	topic:diplomacy	<weight per head>
-//! term	<idf>	<weight per head>	ceasefire talks
-//! end	<number of term lines>
+//! newsdesk-tagger-model  1
+//! taxonomy  <hash of the heads and dense feature names>
+//! heads  flag  diplomacy  ...
+//! threshold  0.42  0.35  ...
+//! bias  -1.2  ...
+//! dense  topic:diplomacy  <weight per head>
+//! term  <idf>  <weight per head>  ceasefire talks
+//! end  <number of term lines>
 //! ```
 
 use std::collections::HashMap;

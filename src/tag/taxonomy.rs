@@ -561,6 +561,9 @@ fn build_countries(
     Ok((countries, country_index, aliases_of))
 }
 
+/// The ambiguity rule of each (alias text, country).
+type RuleOf = HashMap<(String, usize), usize>;
+
 /// Ambiguity rules: keyed by the alias text, which must belong to the rule's country.
 fn build_rules(
     countries_path: &Path,
@@ -568,7 +571,7 @@ fn build_rules(
     country_index: &CountryIndex,
     aliases_of: &AliasesOf,
     set: &mut matcher::Builder,
-) -> Result<(Vec<AmbiguityRule>, HashMap<(String, usize), usize>), TaxonomyError> {
+) -> Result<(Vec<AmbiguityRule>, RuleOf), TaxonomyError> {
     let mut rules = Vec::new();
     let mut rule_of: HashMap<(String, usize), usize> = HashMap::new();
     for r in &cf.ambiguous {
@@ -621,7 +624,7 @@ fn build_rules(
 fn add_country_names(
     cf: &CountriesFile,
     country_index: &CountryIndex,
-    rule_of: &HashMap<(String, usize), usize>,
+    rule_of: &RuleOf,
     set: &mut matcher::Builder,
 ) {
     for (code, c) in &cf.country {

@@ -391,11 +391,11 @@ fn thresholds(tax: &Taxonomy, data: &Data, probs: &[Vec<f64>]) -> (f64, f64) {
         for &i in &pool {
             let pr = &probs[i];
             let top = (1..pr.len()).max_by(|&a, &b| pr[a].total_cmp(&pr[b]));
-            for h in 1..pr.len() {
+            for (h, &ph) in pr.iter().enumerate().skip(1) {
                 let Some(y) = target(tax, &data.examples[i].label, h) else {
                     continue;
                 };
-                match (pr[h] >= t || Some(h) == top, y > 0.5) {
+                match (ph >= t || Some(h) == top, y > 0.5) {
                     (true, true) => tp += 1,
                     (true, false) => fp += 1,
                     (false, true) => fn_ += 1,
