@@ -1,7 +1,7 @@
 //! Foreign-policy tagging (SPEC section 6, `../shared/corpus/LABELING.md`).
 //!
-//! `Taxonomy::load` reads the topic taxonomy, the country gazetteer and the flag model once and
-//! compiles one multi-pattern matcher; `tag` is then a pure function from an `Article` to a
+//! `Taxonomy::load` reads the topic taxonomy, the country gazetteer, the flag model and the
+//! trained model (`newsdesk train`) once and compiles one multi-pattern matcher; `tag` is then a pure function from an `Article` to a
 //! `Tagging`: the `foreign_policy` flag with its probability, and topic, country and organisation
 //! tags, each with a score and JSON evidence (matched terms, counts, where) so a user can see why.
 //!

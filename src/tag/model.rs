@@ -16,7 +16,7 @@
 //! end  <number of term lines>
 //! ```
 
-use std::collections::HashMap;
+use super::text::KeyMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -51,7 +51,7 @@ pub struct TextModel {
     /// `weights[t * heads + h]`.
     pub weights: Vec<f32>,
     /// Term key (`text::key`) to index in `terms`.
-    pub index: HashMap<u64, u32>,
+    pub index: KeyMap<u32>,
 }
 
 /// A feature's share of one head's decision.
@@ -87,15 +87,21 @@ impl TextModel {
     /// The log-odds of every head for an article with these dense features and text.
     pub(crate) fn score(&self, dense: &[f64], text: &str) -> Scores {
         let h = self.n_heads();
-        let mut counts: Vec<(u32, f32)> = Vec::with_capacity(64);
+        let mut found: Vec<u32> = Vec::with_capacity(256);
         super::text::terms(text, false, |k, _| {
             if let Some(&i) = self.index.get(&k) {
-                match counts.iter_mut().find(|c| c.0 == i) {
-                    Some(c) => c.1 += 1.0,
-                    None => counts.push((i, 1.0)),
-                }
+                found.push(i);
             }
         });
+        // Sorted, then counted by runs: the terms come out in index order, whatever the text.
+        found.sort_unstable();
+        let mut counts: Vec<(u32, f32)> = Vec::with_capacity(found.len());
+        for i in found {
+            match counts.last_mut() {
+                Some(c) if c.0 == i => c.1 += 1.0,
+                _ => counts.push((i, 1.0)),
+            }
+        }
         let terms = tf_idf(&mut counts, |i| self.terms[i as usize].idf);
         let mut z = self.bias.clone();
         for (f, x) in dense.iter().enumerate() {
@@ -324,7 +330,7 @@ fn parse(text: &str) -> Result<TextModel, ParseError> {
         dense: Vec::new(),
         terms: Vec::new(),
         weights: Vec::new(),
-        index: HashMap::new(),
+        index: KeyMap::default(),
     };
     loop {
         let (n, row) = next("end")?;
@@ -334,7 +340,11 @@ fn parse(text: &str) -> Result<TextModel, ParseError> {
                 m.dense.extend(floats(n, ws)?);
             }
             ["term", idf, rest @ ..] if rest.len() == h + 1 => {
-                let idf = floats(n, &vec![*idf; h])?[0] as f32;
+                let idf = idf
+                    .parse::<f32>()
+                    .ok()
+                    .filter(|v| v.is_finite())
+                    .ok_or((n, format!("not a number: {idf:?}")))?;
                 let name = rest[h];
                 m.weights
                     .extend(floats(n, &rest[..h])?.into_iter().map(|w| w as f32));

@@ -19,6 +19,28 @@ fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
     h
 }
 
+/// A map keyed by term keys. The keys are hashes already: hashing them again (the default
+/// SipHash) cost more than the rest of the text model's lookups.
+pub type KeyMap<V> = std::collections::HashMap<u64, V, std::hash::BuildHasherDefault<KeyHasher>>;
+
+/// Passes a term key through as its own hash.
+#[derive(Default)]
+pub struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = fnv(self.0 ^ FNV_OFFSET, bytes);
+    }
+
+    fn write_u64(&mut self, k: u64) {
+        self.0 = k;
+    }
+}
+
 /// The key of a term ("envoy", "ceasefire talks") as `terms` computes it.
 pub(crate) fn key(term: &str) -> u64 {
     fnv(FNV_OFFSET, term.as_bytes())

@@ -219,7 +219,7 @@ pub fn fit(
         .iter()
         .map(|&(_, _, d)| ((1.0 + n) / (1.0 + d as f32)).ln() + 1.0)
         .collect();
-    let index: HashMap<u64, u32> = vocab
+    let index: super::text::KeyMap<u32> = vocab
         .iter()
         .enumerate()
         .map(|(i, &(_, k, _))| (k, i as u32))
