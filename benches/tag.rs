@@ -5,7 +5,7 @@
 //!
 //! NEWSDESK_CORPUS=/path/to/corpus cargo bench --bench tag
 
-use newsdesk::tag::{eval, tag, Taxonomy};
+use newsdesk::tag::{eval, tag, tag_with, Taxonomy};
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -40,8 +40,8 @@ fn main() -> anyhow::Result<()> {
 
     println!("taxonomy load: {:.1} ms (best of 5)", load * 1e3);
     println!(
-        "{:<18} {:>6} {:>10} {:>12} {:>10}",
-        "tag, one thread", "items", "avg bytes", "articles/s", "us/article"
+        "{:<18} {:>6} {:>10} {:>12} {:>10} {:>16}",
+        "tag, one thread", "items", "avg bytes", "articles/s", "us/article", "no model: art/s"
     );
     let mut json = serde_json::Map::new();
     json.insert("load_ms".into(), (load * 1e3).into());
@@ -63,17 +63,28 @@ fn main() -> anyhow::Result<()> {
             }
             t.elapsed().as_secs_f64()
         });
+        // The same articles without the trained model (flag model and topic rules): what the
+        // model costs.
+        let rules = best_of(7, || {
+            let t = Instant::now();
+            for a in &articles {
+                black_box(tag_with(&tax, None, black_box(a)));
+            }
+            t.elapsed().as_secs_f64()
+        });
         let name = file
             .trim_start_matches("articles/")
             .trim_end_matches(".jsonl");
         println!(
-            "{:<18} {:>6} {:>10.0} {:>12.0} {:>10.1}",
+            "{:<18} {:>6} {:>10.0} {:>12.0} {:>10.1} {:>16.0}",
             name,
             articles.len(),
             bytes as f64 / n,
             n / secs,
-            secs / n * 1e6
+            secs / n * 1e6,
+            n / rules
         );
+        json.insert(format!("{name}_no_model_per_s"), (n / rules).into());
         json.insert(format!("{name}_per_s"), (n / secs).into());
         json.insert(format!("{name}_us"), (secs / n * 1e6).into());
     }

@@ -155,22 +155,150 @@ fn eval_prints_scores_and_writes_predictions() {
     assert!(!sb.db().exists());
 }
 
+/// The four corpus files the model is trained and cross-validated on.
+fn training_args(corpus: &[String; 4]) -> Vec<&str> {
+    let [articles, items, dev, feed_dev] = corpus;
+    vec!["--articles", articles, items, "--labels", dev, feed_dev]
+}
+
+fn corpus_files() -> [String; 4] {
+    let c = corpus();
+    [
+        "articles/articles.jsonl",
+        "articles/feed-items.jsonl",
+        "labels-dev.jsonl",
+        "labels-feed-dev.jsonl",
+    ]
+    .map(|f| c.join(f).to_str().unwrap().to_owned())
+}
+
+/// Held out, not in-sample: each labelled feed is tagged by a model trained without it. The
+/// shipped training reaches flag F1 0.863 over the 13 feeds (micro); a change that loses more
+/// than 0.03 of it fails here. The dev sources held out one at a time stay at today's level.
 #[test]
-fn flag_f1_on_the_dev_labels_stays_above_0_85() {
+fn leave_feeds_out_flag_f1_holds() {
     let sb = Sandbox::new();
-    let out = sb.run_ok(&[
-        "--json",
-        "eval",
-        "--articles",
-        corpus().join("articles/articles.jsonl").to_str().unwrap(),
-        "--labels",
-        corpus().join("labels-dev.jsonl").to_str().unwrap(),
-    ]);
+    let files = corpus_files();
+    let mut args = vec!["--json", "eval", "--cv"];
+    args.extend(training_args(&files));
+    let out = sb.run_ok(&args);
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let f1 = report["flag"]["f1"]
-        .as_f64()
-        .unwrap_or_else(|| panic!("no flag F1 in {out}"));
-    assert!(f1 >= 0.85, "flag F1 {f1:.3} < 0.85");
+    let f1 = |r: &serde_json::Value| r["flag"]["f1"].as_f64().unwrap_or(0.0);
+    let feeds = f1(&report["feeds"]);
+    assert!(feeds >= 0.863 - 0.03, "leave-feeds-out flag F1 {feeds:.3}");
+    assert_eq!(report["feeds"]["labelled"], 626, "{out}");
+    let sources = f1(&report["sources"]);
+    assert!(sources >= 0.85, "leave-source-out flag F1 {sources:.3}");
+}
+
+/// The same labels and seed give the same model file, byte for byte; the file is what
+/// `topics.toml` loads and it stays under 5 MB.
+#[test]
+fn training_twice_gives_identical_weights() {
+    let sb = Sandbox::new();
+    let files = corpus_files();
+    let train = |out: &str| {
+        let out = sb.path(out);
+        let mut args = vec!["train", "--out", out.to_str().unwrap()];
+        args.extend(training_args(&files));
+        sb.run_ok(&args);
+        std::fs::read(out).unwrap()
+    };
+    let (a, b) = (train("a.tsv"), train("b.tsv"));
+    assert!(!a.is_empty() && a == b, "two trainings differ");
+    assert!(a.len() < 5 << 20, "{} bytes", a.len());
+}
+
+/// A sandbox whose taxonomy is a copy of the shipped one, in `tax/`, that a test can edit.
+fn sandbox_with_taxonomy_copy() -> Sandbox {
+    let sb = Sandbox::new();
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    std::fs::create_dir(sb.path("tax")).unwrap();
+    for f in [
+        "topics.toml",
+        "countries.toml",
+        "flag-model.toml",
+        "tagger-model.tsv",
+    ] {
+        std::fs::copy(repo.join(f), sb.path("tax").join(f)).unwrap();
+    }
+    let config = format!(
+        "[store]\npath = \"{}\"\n\n[taxonomy]\ntopics = \"tax/topics.toml\"\ncountries = \"tax/countries.toml\"\n",
+        sb.db().display()
+    );
+    std::fs::write(sb.config(), config).unwrap();
+    sb
+}
+
+/// `check-config` (and every command) refuses a model file that is missing, truncated or
+/// trained for another taxonomy, naming the file and what is wrong.
+#[test]
+fn a_missing_truncated_or_foreign_model_is_refused() {
+    let sb = sandbox_with_taxonomy_copy();
+    sb.run_ok(&["check-config"]);
+    let model = sb.path("tax/tagger-model.tsv");
+    let good = std::fs::read_to_string(&model).unwrap();
+    let refused = |why: &str| {
+        let out = sb.run(&["check-config"]);
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("tagger-model.tsv") && err.contains(why),
+            "expected {why:?}: {err}"
+        );
+    };
+
+    std::fs::remove_file(&model).unwrap();
+    refused("cannot read");
+    std::fs::write(&model, &good[..good.len() / 2]).unwrap();
+    refused("truncated");
+    std::fs::write(&model, &good).unwrap();
+    // A topic renamed: the flag model follows the rename, the trained model does not.
+    for f in ["topics.toml", "flag-model.toml"] {
+        let path = sb.path("tax").join(f);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replace("migration-refugees", "migration")).unwrap();
+    }
+    refused("another taxonomy");
+}
+
+/// Articles tagged before a model existed are tagged by it after `retag`: its thresholds
+/// decide, and the evidence of the flag and of each topic names the words that weighed most.
+#[test]
+fn retag_applies_a_new_model_and_show_names_its_features() {
+    let sb = sandbox_with_taxonomy_copy();
+    let topics = sb.path("tax/topics.toml");
+    let with_model = std::fs::read_to_string(&topics).unwrap();
+    let without: String = with_model
+        .lines()
+        .filter(|l| !l.starts_with("model = "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&topics, without).unwrap();
+    let files = seeds();
+    let mut args = vec!["ingest"];
+    args.extend(files.iter().map(|p| p.to_str().unwrap()));
+    sb.run_ok(&args);
+    let text_features = |sb: &Sandbox| {
+        sb.count("SELECT count(*) FROM articles WHERE foreign_policy_evidence LIKE '%\"text:%'")
+    };
+    assert_eq!(text_features(&sb), 0);
+
+    std::fs::write(&topics, with_model).unwrap();
+    let out = sb.run_ok(&["--json", "retag"]);
+    assert!(out.contains("\"retagged\":2"), "{out}");
+    assert_eq!(text_features(&sb), 2, "both seeds explained by the model");
+    let topic_features = sb.count(
+        "SELECT count(*) FROM article_tags at JOIN tags t ON t.id = at.tag_id
+          WHERE t.kind = 'topic' AND at.evidence LIKE '%\"features\"%'",
+    );
+    assert!(topic_features > 0);
+    let show = sb.run_ok(&["show", "1"]);
+    let because = show
+        .lines()
+        .find(|l| l.trim_start().starts_with("because of:"))
+        .unwrap_or_else(|| panic!("{show}"));
+    assert!(because.contains('"'), "words among the features: {because}");
 }
 
 /// The shipped taxonomy applied in memory, as the pipeline does.

@@ -10,6 +10,7 @@ mod ingest;
 mod output;
 mod query;
 mod tags;
+mod train;
 
 use crate::config::Config;
 use clap::{Parser, Subcommand};
@@ -73,14 +74,36 @@ pub enum Command {
     /// Measure the tagger against labelled articles (precision, recall, F1), no database.
     Eval {
         /// Article records, JSON Lines (id, title, text, ...).
-        #[arg(long)]
-        articles: PathBuf,
+        #[arg(long, required = true, num_args = 1..)]
+        articles: Vec<PathBuf>,
         /// Labels, JSON Lines (id, foreign_policy yes/no/borderline, topics, countries).
-        #[arg(long)]
-        labels: Option<PathBuf>,
+        #[arg(long, num_args = 1..)]
+        labels: Vec<PathBuf>,
         /// Write one prediction per record, in the labels' shape.
         #[arg(long)]
         predictions: Option<PathBuf>,
+        /// Cross-validate training instead: per feed (records with `feed`) and per source,
+        /// train on every other group and score the held-out one.
+        #[arg(long, requires = "labels", conflicts_with = "predictions")]
+        cv: bool,
+        /// Training seed for --cv.
+        #[arg(long, default_value_t = 17)]
+        seed: u64,
+    },
+    /// Train the tagger model from labelled records and write it (deterministic: the same
+    /// labels and seed give the same file); prints leave-one-group-out figures.
+    Train {
+        /// Article records, JSON Lines; `feed` or `source` in a record names its group.
+        #[arg(long, required = true, num_args = 1..)]
+        articles: Vec<PathBuf>,
+        /// Labels, JSON Lines (as for eval). Only labelled records are read.
+        #[arg(long, required = true, num_args = 1..)]
+        labels: Vec<PathBuf>,
+        /// Where to write the model (default: the `model` file topics.toml names).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long, default_value_t = 17)]
+        seed: u64,
     },
     /// Near duplicates: why two articles were (not) grouped, or regroup stored articles.
     Dedupe {
@@ -147,14 +170,42 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Eval {
             articles,
             labels,
+            cv: true,
+            seed,
+            ..
+        } => {
+            let inputs = train::Inputs {
+                articles: &articles,
+                labels: &labels,
+                seed,
+            };
+            train::cross_validate(&config, &inputs, json)
+        }
+        Command::Eval {
+            articles,
+            labels,
             predictions,
+            ..
         } => tags::eval(
             &config,
             &articles,
-            labels.as_deref(),
+            &labels,
             predictions.as_deref(),
             json,
         ),
+        Command::Train {
+            articles,
+            labels,
+            out,
+            seed,
+        } => {
+            let inputs = train::Inputs {
+                articles: &articles,
+                labels: &labels,
+                seed,
+            };
+            train::run(&config, &inputs, out.as_deref(), json)
+        }
         Command::CheckConfig => check::run(&config, &path, json),
         Command::Feed { command } => feed::run(&config, command, json),
         Command::Db { command } => db::run(&config, command, json),

@@ -184,6 +184,9 @@ pub fn show(config: &Config, id: i64, json: bool) -> anyhow::Result<u8> {
         ),
         None => println!("foreign policy: not tagged"),
     }
+    if let Some(why) = a.foreign_policy_evidence.as_ref().map(top_features) {
+        println!("  because of: {why}");
+    }
     if !a.tags.is_empty() {
         println!("\ntags:");
         for t in &a.tags {
@@ -210,6 +213,24 @@ pub fn show(config: &Config, id: i64, json: bool) -> anyhow::Result<u8> {
     }
     println!("\n{}", a.body_text);
     Ok(0)
+}
+
+/// The features that moved the flag most, from its stored evidence: `"envoy" +0.84, ...`.
+fn top_features(evidence: &serde_json::Value) -> String {
+    let list = evidence["contributions"].as_array().into_iter().flatten();
+    list.filter_map(|c| {
+        let name = c["feature"].as_str()?;
+        let name = match name.strip_prefix("text:") {
+            Some(words) => match words.strip_prefix('^') {
+                Some(w) => format!("{w:?} in the headline"),
+                None => format!("{words:?}"),
+            },
+            None => name.to_string(),
+        };
+        Some(format!("{name} {:+.2}", c["contribution"].as_f64()?))
+    })
+    .collect::<Vec<_>>()
+    .join(", ")
 }
 
 pub fn status(config: &Config, json: bool) -> anyhow::Result<u8> {

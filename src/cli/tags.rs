@@ -2,12 +2,10 @@
 
 use super::output::table;
 use crate::config::Config;
-use crate::model::Article;
 use crate::pipeline::Tagger;
-use crate::store::{open_read, writer::Writer};
-use rusqlite::params;
+use crate::store::{open_read, retag, writer::Writer};
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Articles re-tagged per transaction: small enough that the daemon's writes interleave.
 const RETAG_BATCH: usize = 500;
@@ -17,14 +15,7 @@ pub fn list(config: &Config, counts: bool, json: bool) -> anyhow::Result<u8> {
     let mut used: HashMap<(String, String), i64> = HashMap::new();
     if counts {
         let conn = open_read(&config.store.path, config.store.busy_timeout)?;
-        let mut stmt = conn.prepare(
-            "SELECT t.kind, t.slug, count(*) FROM article_tags at JOIN tags t ON t.id = at.tag_id GROUP BY t.id",
-        )?;
-        let rows = stmt.query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))?;
-        for row in rows {
-            let (k, n) = row?;
-            used.insert(k, n);
-        }
+        used.extend(retag::tag_counts(&conn)?);
     }
     let defs = tagger.taxonomy().tag_defs();
     if json {
@@ -79,54 +70,22 @@ pub fn retag(config: &Config, since: Option<String>, json: bool) -> anyhow::Resu
     let (writer, writer_thread) = Writer::start(config, None)?;
     let read = open_read(&config.store.path, config.store.busy_timeout)?;
     let since = since.unwrap_or_default();
-    let total: i64 = read.query_row(
-        "SELECT count(*) FROM articles WHERE coalesce(published_at, first_seen_at) >= ?1",
-        [&since],
-        |r| r.get(0),
-    )?;
+    let total = retag::count_since(&read, &since)?;
     let mut done = 0usize;
     let mut changed_flags = 0usize;
     let mut last_id = 0i64;
     loop {
-        let mut stmt = read.prepare_cached(
-            "SELECT id, title, title_derived, url, canonical_url, author, summary, body_text, lang, content_hash,
-                    foreign_policy
-               FROM articles WHERE id > ?1 AND coalesce(published_at, first_seen_at) >= ?2
-              ORDER BY id LIMIT ?3",
-        )?;
-        let batch: Vec<(i64, Article, Option<bool>)> = stmt
-            .query_map(params![last_id, since, RETAG_BATCH as i64], |r| {
-                Ok((
-                    r.get(0)?,
-                    Article {
-                        guid: None,
-                        url: r.get(3)?,
-                        canonical_url: r.get(4)?,
-                        title: r.get(1)?,
-                        title_derived: r.get(2)?,
-                        author: r.get(5)?,
-                        published_at: None,
-                        updated_at: None,
-                        summary: r.get(6)?,
-                        body_text: r.get(7)?,
-                        body_html: None,
-                        lang: r.get(8)?,
-                        content_hash: r.get(9)?,
-                    },
-                    r.get::<_, Option<bool>>(10)?,
-                ))
-            })?
-            .collect::<Result<_, _>>()?;
+        let batch = retag::batch(&read, last_id, &since, RETAG_BATCH)?;
         let Some(last) = batch.last() else { break };
-        last_id = last.0;
+        last_id = last.id;
         let tagged: Vec<(i64, crate::store::write::TagSet)> = batch
             .iter()
-            .map(|(id, a, before)| {
-                let t = tagger.tag(a);
-                if *before != Some(t.foreign_policy) {
+            .map(|s| {
+                let t = tagger.tag(&s.article);
+                if s.foreign_policy != Some(t.foreign_policy) {
                     changed_flags += 1;
                 }
-                (*id, t)
+                (s.id, t)
             })
             .collect();
         done += tagged.len();
@@ -154,8 +113,8 @@ pub fn retag(config: &Config, since: Option<String>, json: bool) -> anyhow::Resu
 
 pub fn eval(
     config: &Config,
-    articles: &Path,
-    labels: Option<&Path>,
+    articles: &[PathBuf],
+    labels: &[PathBuf],
     predictions: Option<&Path>,
     json: bool,
 ) -> anyhow::Result<u8> {

@@ -13,6 +13,7 @@ pub mod lock;
 pub mod migrate;
 pub mod prune;
 pub mod read;
+pub mod retag;
 pub mod service;
 pub mod write;
 pub mod writer;

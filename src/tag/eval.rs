@@ -141,7 +141,7 @@ pub fn read_labels(path: &Path) -> Result<HashMap<String, Label>, EvalError> {
     Ok(labels.into_iter().map(|l| (l.id.clone(), l)).collect())
 }
 
-fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, EvalError> {
+pub(crate) fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, EvalError> {
     let file = std::fs::File::open(path).map_err(|source| EvalError::Read {
         path: path.to_path_buf(),
         source,
@@ -274,20 +274,23 @@ pub fn write_predictions(path: &Path, predictions: &[Prediction]) -> Result<(), 
 /// Tag the records of `articles`, optionally write predictions, and score against `labels`.
 pub fn evaluate(
     tax: &Taxonomy,
-    articles: &Path,
-    labels: Option<&Path>,
+    articles: &[PathBuf],
+    labels: &[PathBuf],
     predictions_out: Option<&Path>,
 ) -> Result<EvalReport, EvalError> {
-    let records = read_records(articles)?;
+    let mut records = Vec::new();
+    for a in articles {
+        records.extend(read_records(a)?);
+    }
     let predictions = predict(tax, &records);
     if let Some(out) = predictions_out {
         write_predictions(out, &predictions)?;
     }
-    let labels = match labels {
-        Some(p) => read_labels(p)?,
-        None => HashMap::new(),
-    };
-    Ok(score(&predictions, &labels))
+    let mut all = HashMap::new();
+    for l in labels {
+        all.extend(read_labels(l)?);
+    }
+    Ok(score(&predictions, &all))
 }
 
 impl std::fmt::Display for EvalReport {

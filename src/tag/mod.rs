@@ -1,21 +1,32 @@
 //! Foreign-policy tagging (SPEC section 6, `../shared/corpus/LABELING.md`).
 //!
-//! `Taxonomy::load` reads the topic taxonomy, the country gazetteer and the flag model once and
-//! compiles one multi-pattern matcher; `tag` is then a pure function from an `Article` to a
+//! `Taxonomy::load` reads the topic taxonomy, the country gazetteer, the flag model and the
+//! trained model (`newsdesk train`) once and compiles one multi-pattern matcher; `tag` is then a pure function from an `Article` to a
 //! `Tagging`: the `foreign_policy` flag with its probability, and topic, country and organisation
 //! tags, each with a score and JSON evidence (matched terms, counts, where) so a user can see why.
 //!
 //! - [`taxonomy`]: load and validate the TOML files, build the matcher.
 //! - [`matcher`]: a trie of every term walked from word starts; case rules, longest match.
-//! - [`score`]: ambiguity rules, context rules, scores, the flag model, evidence.
+//! - [`doc`]: the text read, its zones (headline, lede, subheadings, body).
+//! - [`features`]: ambiguity rules, context rules, mention scores, the dense features.
+//! - [`text`]: the words and word pairs the trained model reads.
+//! - [`model`]: the trained model file: load, check, predict, explain.
+//! - [`train`]: training it, deterministically, and leave-group-out cross-validation.
+//! - [`score`]: the flag, topics, countries and organisations of one article, with evidence.
 //! - [`eval`]: precision/recall/F1 against labelled records (`newsdesk eval`).
 
+mod doc;
 pub mod eval;
+mod features;
 mod matcher;
+pub mod model;
 mod score;
 mod taxonomy;
+mod text;
+pub mod train;
 
-pub use score::{flag_features, raw_scores, tag};
+pub use model::{ModelError, TextModel};
+pub use score::{flag_features, raw_scores, tag, tag_with};
 pub use taxonomy::{Taxonomy, TaxonomyError};
 
 use serde::{Deserialize, Serialize};
@@ -70,6 +81,9 @@ pub struct TagHit {
 /// stored evidence is a public interface).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TagEvidence {
+    /// The trained model's largest contributions to a topic (none from the topic rules).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<Contribution>,
     pub mentions: Vec<MentionRow>,
 }
 

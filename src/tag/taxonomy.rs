@@ -25,6 +25,8 @@ pub enum TaxonomyError {
     Invalid { path: PathBuf, message: String },
     #[error("cannot build the matcher: {0}")]
     Build(String),
+    #[error(transparent)]
+    Model(#[from] super::model::ModelError),
 }
 
 /// What a term group needs around a mention before the mention counts.
@@ -46,6 +48,10 @@ pub enum Needs {
 struct TopicsFile {
     window: usize,
     flag_model: String,
+    /// The trained model (`newsdesk train`); without it the flag model and the topic rules
+    /// decide alone.
+    #[serde(default)]
+    model: Option<String>,
     topic: Vec<TopicRaw>,
     #[serde(default)]
     org: Vec<OrgRaw>,
@@ -199,6 +205,10 @@ pub struct Taxonomy {
     pub(crate) signals: Vec<String>,
     pub(crate) rules: Vec<AmbiguityRule>,
     pub(crate) model: FlagModel,
+    /// The trained model, when `topics.toml` names one.
+    pub(crate) text_model: Option<std::sync::Arc<super::model::TextModel>>,
+    /// Where `topics.toml` says the trained model is (whether or not it exists yet).
+    pub(crate) text_model_path: Option<PathBuf>,
     /// The flag model's feature names, built once: evidence names the top contributions of
     /// every article, and formatting the names per article cost more than the model itself.
     pub(crate) feature_names: Vec<std::sync::Arc<str>>,
@@ -241,6 +251,25 @@ impl Taxonomy {
         countries: &Path,
         config: super::TagConfig,
     ) -> Result<Taxonomy, TaxonomyError> {
+        Self::load_parts(topics, countries, config, true)
+    }
+
+    /// Load without the trained model (which `newsdesk train` is about to write), keeping
+    /// where it goes.
+    pub fn load_untrained(
+        topics: &Path,
+        countries: &Path,
+        config: super::TagConfig,
+    ) -> Result<Taxonomy, TaxonomyError> {
+        Self::load_parts(topics, countries, config, false)
+    }
+
+    fn load_parts(
+        topics: &Path,
+        countries: &Path,
+        config: super::TagConfig,
+        trained: bool,
+    ) -> Result<Taxonomy, TaxonomyError> {
         let tf: TopicsFile = parse(topics, &read(topics)?)?;
         let cf: CountriesFile = parse(countries, &read(countries)?)?;
         let model_path = topics
@@ -248,7 +277,34 @@ impl Taxonomy {
             .unwrap_or_else(|| Path::new("."))
             .join(&tf.flag_model);
         let mf: FlagModelFile = parse(&model_path, &read(&model_path)?)?;
-        build(topics, countries, &model_path, tf, cf, mf, config)
+        let text_model_path = tf
+            .model
+            .as_ref()
+            .map(|m| topics.parent().unwrap_or_else(|| Path::new(".")).join(m));
+        let mut tax = build(topics, countries, &model_path, tf, cf, mf, config)?;
+        if let Some(path) = text_model_path.as_ref().filter(|_| trained) {
+            let m = super::model::TextModel::load(path, &tax.model_heads(), &tax.feature_names)?;
+            tax.text_model = Some(std::sync::Arc::new(m));
+        }
+        tax.text_model_path = text_model_path;
+        Ok(tax)
+    }
+
+    /// The trained model's heads for this taxonomy: "flag", then every topic slug.
+    pub fn model_heads(&self) -> Vec<String> {
+        std::iter::once("flag".to_string())
+            .chain(self.topics.iter().map(|t| t.slug.clone()))
+            .collect()
+    }
+
+    /// Where `topics.toml` puts the trained model (`model = ...`), resolved.
+    pub fn model_path(&self) -> Option<&Path> {
+        self.text_model_path.as_deref()
+    }
+
+    /// The trained model in use, if any.
+    pub fn text_model(&self) -> Option<&super::model::TextModel> {
+        self.text_model.as_deref()
     }
 
     /// Every tag that can be assigned, for the `tags` table.
@@ -306,8 +362,55 @@ fn build(
     config: super::TagConfig,
 ) -> Result<Taxonomy, TaxonomyError> {
     let mut set = matcher::Builder::default();
+    let (topics, groups, topic_index) = build_topics(topics_path, &tf, &mut set)?;
+    let orgs = build_orgs(topics_path, &tf, &topic_index, &mut set)?;
+    let signals = build_signals(topics_path, &tf, &mut set)?;
+    let (countries, country_index, aliases_of) = build_countries(countries_path, &cf)?;
+    let (rules, rule_of) = build_rules(countries_path, &cf, &country_index, &aliases_of, &mut set)?;
+    add_country_names(&cf, &country_index, &rule_of, &mut set);
+    for b in &cf.blockers {
+        check_term(countries_path, "blockers", b)?;
+        set.add(b, Meaning::Blocker);
+    }
 
-    // Topics and their term groups.
+    let feature_names: Vec<std::sync::Arc<str>> = super::features::feature_names(&topics, &signals)
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    let model = resolve_model(model_path, &feature_names, mf)?;
+    let state_signal = signals.iter().position(|s| s == "state-actor");
+    let cross_signal = signals.iter().position(|s| s == "cross-border");
+    if tf.window == 0 {
+        return Err(invalid(topics_path, "window must be positive".into()));
+    }
+
+    Ok(Taxonomy {
+        patterns: set.build().map_err(TaxonomyError::Build)?,
+        window: tf.window,
+        topics,
+        groups,
+        countries,
+        orgs,
+        signals,
+        rules,
+        model,
+        text_model: None,
+        text_model_path: None,
+        feature_names,
+        config,
+        state_signal,
+        cross_signal,
+    })
+}
+
+type TopicIndex = HashMap<String, usize>;
+
+/// Topics and their term groups.
+fn build_topics(
+    topics_path: &Path,
+    tf: &TopicsFile,
+    set: &mut matcher::Builder,
+) -> Result<(Vec<TopicDef>, Vec<GroupDef>, TopicIndex), TaxonomyError> {
     let mut topics = Vec::new();
     let mut groups = Vec::new();
     let mut topic_index = HashMap::new();
@@ -355,6 +458,15 @@ fn build(
         });
     }
 
+    Ok((topics, groups, topic_index))
+}
+
+fn build_orgs(
+    topics_path: &Path,
+    tf: &TopicsFile,
+    topic_index: &TopicIndex,
+    set: &mut matcher::Builder,
+) -> Result<Vec<OrgDef>, TaxonomyError> {
     let mut orgs = Vec::new();
     let mut org_slugs = HashSet::new();
     for o in &tf.org {
@@ -394,6 +506,14 @@ fn build(
         });
     }
 
+    Ok(orgs)
+}
+
+fn build_signals(
+    topics_path: &Path,
+    tf: &TopicsFile,
+    set: &mut matcher::Builder,
+) -> Result<Vec<String>, TaxonomyError> {
     let mut signals = Vec::new();
     for s in &tf.signal {
         for term in &s.terms {
@@ -403,7 +523,17 @@ fn build(
         signals.push(s.slug.clone());
     }
 
-    // Countries.
+    Ok(signals)
+}
+
+type CountryIndex = HashMap<String, usize>;
+/// Every name of a country (alias text) to the countries it names.
+type AliasesOf = HashMap<String, Vec<usize>>;
+
+fn build_countries(
+    countries_path: &Path,
+    cf: &CountriesFile,
+) -> Result<(Vec<CountryDef>, CountryIndex, AliasesOf), TaxonomyError> {
     let mut countries = Vec::new();
     let mut country_index = HashMap::new();
     let mut aliases_of: HashMap<String, Vec<usize>> = HashMap::new();
@@ -428,7 +558,20 @@ fn build(
         });
     }
 
-    // Ambiguity rules: keyed by the alias text, which must belong to the rule's country.
+    Ok((countries, country_index, aliases_of))
+}
+
+/// The ambiguity rule of each (alias text, country).
+type RuleOf = HashMap<(String, usize), usize>;
+
+/// Ambiguity rules: keyed by the alias text, which must belong to the rule's country.
+fn build_rules(
+    countries_path: &Path,
+    cf: &CountriesFile,
+    country_index: &CountryIndex,
+    aliases_of: &AliasesOf,
+    set: &mut matcher::Builder,
+) -> Result<(Vec<AmbiguityRule>, RuleOf), TaxonomyError> {
     let mut rules = Vec::new();
     let mut rule_of: HashMap<(String, usize), usize> = HashMap::new();
     for r in &cf.ambiguous {
@@ -474,6 +617,16 @@ fn build(
         rules.push(rule);
     }
 
+    Ok((rules, rule_of))
+}
+
+/// Every name of every country, with the ambiguity rule it needs, if any.
+fn add_country_names(
+    cf: &CountriesFile,
+    country_index: &CountryIndex,
+    rule_of: &RuleOf,
+    set: &mut matcher::Builder,
+) {
     for (code, c) in &cf.country {
         let ci = country_index[code];
         let kinds: [(&[String], AliasKind); 6] = [
@@ -498,37 +651,6 @@ fn build(
             }
         }
     }
-    for b in &cf.blockers {
-        check_term(countries_path, "blockers", b)?;
-        set.add(b, Meaning::Blocker);
-    }
-
-    let feature_names: Vec<std::sync::Arc<str>> = super::score::feature_names(&topics, &signals)
-        .into_iter()
-        .map(Into::into)
-        .collect();
-    let model = resolve_model(model_path, &feature_names, mf)?;
-    let state_signal = signals.iter().position(|s| s == "state-actor");
-    let cross_signal = signals.iter().position(|s| s == "cross-border");
-    if tf.window == 0 {
-        return Err(invalid(topics_path, "window must be positive".into()));
-    }
-
-    Ok(Taxonomy {
-        patterns: set.build().map_err(TaxonomyError::Build)?,
-        window: tf.window,
-        topics,
-        groups,
-        countries,
-        orgs,
-        signals,
-        rules,
-        model,
-        feature_names,
-        config,
-        state_signal,
-        cross_signal,
-    })
 }
 
 fn resolve_model(

@@ -1,0 +1,147 @@
+//! The text model's features: the words and word pairs of the headline and the article's
+//! opening, lower-cased, each keyed by a 64-bit hash of its text so that tagging looks terms up
+//! without building a string per word. Training keeps the text beside the key, so the model
+//! file (and the evidence) can name every feature.
+
+/// How many words of the text (headline first) are read: feed items are a headline and a
+/// paragraph or two, and the model is trained for them; a full article's opening says what it
+/// leads with, and reading all of it would cost time and bury the lead under the rest.
+pub(crate) const MAX_WORDS: usize = 150;
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(FNV_PRIME);
+    }
+    h
+}
+
+/// A map keyed by term keys. The keys are hashes already: hashing them again (the default
+/// SipHash) cost more than the rest of the text model's lookups.
+pub type KeyMap<V> = std::collections::HashMap<u64, V, std::hash::BuildHasherDefault<KeyHasher>>;
+
+/// Passes a term key through as its own hash.
+#[derive(Default)]
+pub struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = fnv(self.0 ^ FNV_OFFSET, bytes);
+    }
+
+    fn write_u64(&mut self, k: u64) {
+        self.0 = k;
+    }
+}
+
+/// The key of a term ("envoy", "ceasefire talks") as `terms` computes it.
+pub(crate) fn key(term: &str) -> u64 {
+    fnv(FNV_OFFSET, term.as_bytes())
+}
+
+/// Call `f(key, term)` for every word and every pair of adjacent words in the first
+/// `MAX_WORDS` words of `text`. `term` is the term's text, built only when `names` is set
+/// (training); tagging passes `false` and gets "".
+pub(crate) fn terms(text: &str, names: bool, mut f: impl FnMut(u64, &str)) {
+    let mut word = String::new();
+    let mut prev = String::new();
+    let mut prev_hash: Option<u64> = None;
+    let mut pair = String::new();
+    let mut words = 0;
+    let mut chars = text.chars().peekable();
+    // The headline is the first line: its words also count as headline words ("^envoy").
+    let mut in_title = true;
+    let mut title_word = String::new();
+    while words < MAX_WORDS {
+        word.clear();
+        // Skip to the next word; a word is a run of letters and digits ("U.S." is "u", "s").
+        while let Some(c) = chars.peek().copied().filter(|c| !c.is_alphanumeric()) {
+            in_title &= c != '\n';
+            chars.next();
+        }
+        while let Some(&c) = chars.peek() {
+            if !c.is_alphanumeric() {
+                break;
+            }
+            if c.is_ascii() {
+                word.push(c.to_ascii_lowercase());
+            } else {
+                word.extend(c.to_lowercase());
+            }
+            chars.next();
+        }
+        if word.is_empty() {
+            break;
+        }
+        words += 1;
+        // Figures ("2026", "15") are all one word: their values say nothing about the subject.
+        if word.bytes().all(|b| b.is_ascii_digit()) {
+            word.clear();
+            word.push('0');
+        }
+        let h = key(&word);
+        f(h, if names { &word } else { "" });
+        if in_title {
+            title_word.clear();
+            title_word.push('^');
+            title_word.push_str(&word);
+            f(key(&title_word), &title_word);
+        }
+        if let Some(ph) = prev_hash {
+            let ph = fnv(fnv(ph, b" "), word.as_bytes());
+            if names {
+                pair.clear();
+                pair.push_str(&prev);
+                pair.push(' ');
+                pair.push_str(&word);
+            }
+            f(ph, &pair);
+        }
+        prev_hash = Some(h);
+        if names {
+            std::mem::swap(&mut prev, &mut word);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every term's key is the key of its text; headline words count twice, once as
+    /// headline words.
+    #[test]
+    fn pair_keys_are_the_keys_of_their_text() {
+        let mut got = Vec::new();
+        terms("Ceasefire TALKS, 2026:\nKremlin’s envoy", true, |k, t| {
+            assert_eq!(k, key(t), "{t}");
+            got.push(t.to_string());
+        });
+        assert_eq!(
+            got,
+            [
+                "ceasefire",
+                "^ceasefire",
+                "talks",
+                "^talks",
+                "ceasefire talks",
+                "0",
+                "^0",
+                "talks 0",
+                "kremlin",
+                "0 kremlin",
+                "s",
+                "kremlin s",
+                "envoy",
+                "s envoy"
+            ]
+        );
+    }
+}

@@ -1,0 +1,501 @@
+//! Training the tagger model (`newsdesk train`) and measuring it honestly (`newsdesk eval
+//! --cv`): logistic regression by stochastic gradient descent with a fixed seed (the same
+//! labels give the same weights, bit for bit), and leave-one-group-out cross-validation where a
+//! group is a feed (`feed` in the record) or a source (`source`): train on every other group,
+//! tag the held-out one as the daemon would, score it, for every group.
+
+use super::eval::{self, EvalError, EvalReport, Gold, Label, Prediction};
+use super::model::{tf_idf, TextModel};
+use super::{tag_with, TagKind, Taxonomy};
+use crate::model::{Article, ArticleRecord};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Training settings. The defaults were chosen on leave-feeds-out figures only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Params {
+    /// L2 penalty per example.
+    pub l2: f64,
+    pub epochs: usize,
+    /// A term is in the vocabulary when this many training items have it.
+    pub min_df: u32,
+    /// How much a labelled feed item counts against a dev article: feed items are what the
+    /// daemon tags every day.
+    pub feed_weight: f64,
+    pub seed: u64,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            l2: 1e-3,
+            epochs: 20,
+            min_df: 2,
+            feed_weight: 2.0,
+            seed: 17,
+        }
+    }
+}
+
+/// Whether a group is a feed (the shape the daemon tags) or a source of dev articles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    Feed,
+    Source,
+}
+
+/// One labelled item, ready for training: what the taxonomy makes of it, once.
+pub struct Example {
+    pub id: String,
+    pub group: usize,
+    pub label: Label,
+    article: Article,
+    dense: Vec<f64>,
+    /// (term key, count) of the text the model reads.
+    terms: Vec<(u64, f32)>,
+}
+
+/// The labelled items and their groups.
+pub struct Data {
+    pub examples: Vec<Example>,
+    /// (family, name) of each group.
+    pub groups: Vec<(Family, String)>,
+    /// The text of every term key seen, for the model file.
+    names: HashMap<u64, String>,
+    labels: HashMap<String, Label>,
+}
+
+#[derive(serde::Deserialize)]
+struct Origin {
+    #[serde(default)]
+    feed: Option<String>,
+    #[serde(default)]
+    source: Option<String>,
+}
+
+/// Read the records of `articles` that a label of `labels` names (only those: unlabelled
+/// items are not read for anything, not even the vocabulary).
+pub fn load(tax: &Taxonomy, articles: &[PathBuf], labels: &[PathBuf]) -> Result<Data, EvalError> {
+    let mut all = HashMap::new();
+    for l in labels {
+        all.extend(eval::read_labels(l)?);
+    }
+    let mut data = Data {
+        examples: Vec::new(),
+        groups: Vec::new(),
+        names: HashMap::new(),
+        labels: HashMap::new(),
+    };
+    let mut group_of: BTreeMap<(Family, String), usize> = BTreeMap::new();
+    for path in articles {
+        let records: Vec<ArticleRecord> = eval::read_records(path)?;
+        let origins: Vec<Origin> = eval::read_jsonl(path)?;
+        for (r, o) in records.into_iter().zip(origins) {
+            let Some(label) = r.id.as_ref().and_then(|id| all.get(id)).cloned() else {
+                continue;
+            };
+            let Ok(article) = crate::normalize::normalize(r.into_raw()) else {
+                continue;
+            };
+            let key = match (o.feed, o.source) {
+                (Some(f), _) => (Family::Feed, f),
+                (None, Some(s)) => (Family::Source, s),
+                (None, None) => (Family::Source, "(no source)".to_string()),
+            };
+            let next = group_of.len();
+            let group = *group_of.entry(key.clone()).or_insert(next);
+            if group == data.groups.len() {
+                data.groups.push(key);
+            }
+            let (dense, text) = super::score::model_inputs(tax, &article);
+            let mut terms: Vec<(u64, f32)> = Vec::new();
+            super::text::terms(&text, true, |k, name| {
+                data.names.entry(k).or_insert_with(|| name.to_string());
+                match terms.iter_mut().find(|t| t.0 == k) {
+                    Some(t) => t.1 += 1.0,
+                    None => terms.push((k, 1.0)),
+                }
+            });
+            data.labels.insert(label.id.clone(), label.clone());
+            data.examples.push(Example {
+                id: label.id.clone(),
+                group,
+                label,
+                article,
+                dense,
+                terms,
+            });
+        }
+    }
+    Ok(data)
+}
+
+/// A deterministic shuffle (xorshift64*, seeded): the order examples are visited in.
+fn shuffled(n: usize, seed: u64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    for i in (1..n).rev() {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        let r = x.wrapping_mul(0x2545_f491_4f6c_dd1d);
+        order.swap(i, (r % (i as u64 + 1)) as usize);
+    }
+    order
+}
+
+/// One training row: sparse (feature, value) over dense features then terms, its target and
+/// its weight.
+struct Row {
+    x: Vec<(u32, f32)>,
+    y: f64,
+    weight: f64,
+}
+
+/// L2-regularised logistic regression by SGD, the penalty applied as a running scale of the
+/// weights so that a step costs only the row's features. Returns (bias, weights).
+fn fit_head(rows: &[Row], dim: usize, p: &Params, seed: u64) -> (f64, Vec<f64>) {
+    let (mut v, mut scale, mut bias) = (vec![0.0f64; dim], 1.0f64, 0.0f64);
+    let eta0 = 0.5;
+    let mut t = 0.0;
+    for epoch in 0..p.epochs {
+        for i in shuffled(rows.len(), seed ^ (epoch as u64).wrapping_mul(0x1000_0001)) {
+            let r = &rows[i];
+            let eta = eta0 / (1.0 + eta0 * p.l2 * t);
+            t += 1.0;
+            let z = bias
+                + scale
+                    * r.x
+                        .iter()
+                        .map(|&(j, x)| v[j as usize] * x as f64)
+                        .sum::<f64>();
+            let g = (1.0 / (1.0 + (-z).exp()) - r.y) * r.weight;
+            scale *= 1.0 - eta * p.l2;
+            if scale < 1e-6 {
+                v.iter_mut().for_each(|w| *w *= scale);
+                scale = 1.0;
+            }
+            for &(j, x) in &r.x {
+                v[j as usize] -= eta * g * x as f64 / scale;
+            }
+            bias -= eta * g * 0.1;
+        }
+    }
+    v.iter_mut().for_each(|w| *w *= scale);
+    (bias, v)
+}
+
+/// Train a model on the examples `train` (indices into `data.examples`), with thresholds
+/// `thresholds` (flag, topics).
+pub fn fit(
+    tax: &Taxonomy,
+    data: &Data,
+    train: &[usize],
+    p: &Params,
+    thresholds: (f64, f64),
+) -> TextModel {
+    let heads = tax.model_heads();
+    let dense_names: Vec<Arc<str>> = tax.feature_names.clone();
+    let nd = dense_names.len();
+
+    // The vocabulary and its idf, from the training items only.
+    let mut df: HashMap<u64, u32> = HashMap::new();
+    for &i in train {
+        for &(k, _) in &data.examples[i].terms {
+            *df.entry(k).or_default() += 1;
+        }
+    }
+    let mut vocab: Vec<(&str, u64, u32)> = df
+        .iter()
+        .filter(|(_, &n)| n >= p.min_df)
+        .filter_map(|(&k, &n)| Some((data.names.get(&k)?.as_str(), k, n)))
+        .collect();
+    vocab.sort_unstable();
+    let n = train.len() as f32;
+    let idf: Vec<f32> = vocab
+        .iter()
+        .map(|&(_, _, d)| ((1.0 + n) / (1.0 + d as f32)).ln() + 1.0)
+        .collect();
+    let index: super::text::KeyMap<u32> = vocab
+        .iter()
+        .enumerate()
+        .map(|(i, &(_, k, _))| (k, i as u32))
+        .collect();
+
+    let rows: Vec<(usize, Vec<(u32, f32)>)> = train
+        .iter()
+        .map(|&i| {
+            let e = &data.examples[i];
+            let mut counts: Vec<(u32, f32)> = e
+                .terms
+                .iter()
+                .filter_map(|&(k, c)| Some((*index.get(&k)?, c)))
+                .collect();
+            let terms = tf_idf(&mut counts, |t| idf[t as usize]);
+            let mut x: Vec<(u32, f32)> = e
+                .dense
+                .iter()
+                .enumerate()
+                .filter(|(_, &v)| v != 0.0)
+                .map(|(f, &v)| (f as u32, v as f32))
+                .collect();
+            x.extend(terms.into_iter().map(|(t, v)| (t + nd as u32, v)));
+            (i, x)
+        })
+        .collect();
+
+    let dim = nd + vocab.len();
+    let h = heads.len();
+    let mut bias = vec![0.0; h];
+    let mut weights = vec![0.0; dim * h];
+    for head in 0..h {
+        let head_rows: Vec<Row> = rows
+            .iter()
+            .filter_map(|(i, x)| {
+                let e = &data.examples[*i];
+                let y = target(tax, &e.label, head)?;
+                let weight = match data.groups[e.group].0 {
+                    Family::Feed => p.feed_weight,
+                    Family::Source => 1.0,
+                };
+                Some(Row {
+                    x: x.clone(),
+                    y,
+                    weight,
+                })
+            })
+            .collect();
+        let (b, w) = fit_head(&head_rows, dim, p, p.seed.wrapping_add(head as u64));
+        bias[head] = b;
+        for (j, wj) in w.into_iter().enumerate() {
+            weights[j * h + head] = wj;
+        }
+    }
+    let mut threshold = vec![thresholds.1; h];
+    threshold[0] = thresholds.0;
+    TextModel {
+        heads,
+        threshold,
+        bias,
+        dense_names,
+        dense: weights[..nd * h].to_vec(),
+        terms: vocab
+            .iter()
+            .zip(&idf)
+            .map(|(&(name, _, _), &idf)| super::model::Term {
+                name: Arc::from(format!("text:{name}")),
+                idf,
+            })
+            .collect(),
+        weights: weights[nd * h..].iter().map(|&w| w as f32).collect(),
+        index,
+    }
+}
+
+/// What head `head` should say for a label: the flag (borderline left out), or whether a
+/// foreign-policy item has the topic (topics are only assigned on foreign policy).
+fn target(tax: &Taxonomy, l: &Label, head: usize) -> Option<f64> {
+    if head == 0 {
+        return match l.foreign_policy {
+            Gold::Yes => Some(1.0),
+            Gold::No => Some(0.0),
+            Gold::Borderline => None,
+        };
+    }
+    if l.foreign_policy != Gold::Yes {
+        return None;
+    }
+    let slug = &tax.topics[head - 1].slug;
+    Some(l.topics.iter().any(|t| t == slug) as u8 as f64)
+}
+
+/// One held-out group's figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupReport {
+    pub family: Family,
+    pub group: String,
+    pub report: EvalReport,
+}
+
+/// Leave-one-group-out cross-validation: per group, and pooled over the feeds and over the
+/// sources (micro averages), with the thresholds chosen on the pooled held-out feed items.
+#[derive(Debug, Clone, Serialize)]
+pub struct CvReport {
+    pub flag_threshold: f64,
+    pub topic_threshold: f64,
+    pub groups: Vec<GroupReport>,
+    pub feeds: Option<EvalReport>,
+    pub sources: Option<EvalReport>,
+}
+
+/// The held-out probabilities of every example, each from the model trained without its group.
+fn held_out(tax: &Taxonomy, data: &Data, p: &Params) -> (Vec<TextModel>, Vec<Vec<f64>>) {
+    let mut models = Vec::new();
+    let mut probs = vec![Vec::new(); data.examples.len()];
+    for g in 0..data.groups.len() {
+        let train: Vec<usize> = (0..data.examples.len())
+            .filter(|&i| data.examples[i].group != g)
+            .collect();
+        let m = fit(tax, data, &train, p, (0.5, 0.5));
+        for (i, e) in data.examples.iter().enumerate() {
+            if e.group == g {
+                let (dense, text) = super::score::model_inputs(tax, &e.article);
+                let s = m.score(&dense, &text);
+                probs[i] = s.z.iter().map(|&z| 1.0 / (1.0 + (-z).exp())).collect();
+            }
+        }
+        models.push(m);
+    }
+    (models, probs)
+}
+
+fn f1(tp: usize, fp: usize, fn_: usize) -> f64 {
+    if tp == 0 {
+        return 0.0;
+    }
+    2.0 * tp as f64 / (2 * tp + fp + fn_) as f64
+}
+
+/// The flag and topic thresholds that give the best F1 on the held-out feed items (all items
+/// when there are no feeds), between 0.2 and 0.8 so a small split cannot push them to an edge.
+fn thresholds(tax: &Taxonomy, data: &Data, probs: &[Vec<f64>]) -> (f64, f64) {
+    let feeds = data.groups.iter().any(|g| g.0 == Family::Feed);
+    let pool: Vec<usize> = (0..data.examples.len())
+        .filter(|&i| !feeds || data.groups[data.examples[i].group].0 == Family::Feed)
+        .collect();
+    let grid: Vec<f64> = (10..=95).step_by(5).map(|t| t as f64 / 100.0).collect();
+    let best = |score: &dyn Fn(f64) -> f64| {
+        grid.iter()
+            .copied()
+            .max_by(|a, b| score(*a).total_cmp(&score(*b)).then(b.total_cmp(a)))
+            .unwrap_or(0.5)
+    };
+    let flag = best(&|t| {
+        let (mut tp, mut fp, mut fn_) = (0, 0, 0);
+        for &i in &pool {
+            let y = target(tax, &data.examples[i].label, 0);
+            match (probs[i][0] >= t, y) {
+                (true, Some(y)) if y > 0.5 => tp += 1,
+                (true, Some(_)) => fp += 1,
+                (false, Some(y)) if y > 0.5 => fn_ += 1,
+                _ => {}
+            }
+        }
+        f1(tp, fp, fn_)
+    });
+    let topic = best(&|t| {
+        let (mut tp, mut fp, mut fn_) = (0, 0, 0);
+        for &i in &pool {
+            let pr = &probs[i];
+            let top = (1..pr.len()).max_by(|&a, &b| pr[a].total_cmp(&pr[b]));
+            for (h, &ph) in pr.iter().enumerate().skip(1) {
+                let Some(y) = target(tax, &data.examples[i].label, h) else {
+                    continue;
+                };
+                match (ph >= t || Some(h) == top, y > 0.5) {
+                    (true, true) => tp += 1,
+                    (true, false) => fp += 1,
+                    (false, true) => fn_ += 1,
+                    _ => {}
+                }
+            }
+        }
+        f1(tp, fp, fn_)
+    });
+    (flag, topic)
+}
+
+fn predict_one(tax: &Taxonomy, m: &TextModel, e: &Example) -> Prediction {
+    let t = tag_with(tax, Some(m), &e.article);
+    let slugs = |k| t.slugs(k).into_iter().map(String::from).collect();
+    Prediction {
+        id: e.id.clone(),
+        foreign_policy: t.foreign_policy,
+        topics: slugs(TagKind::Topic),
+        countries: slugs(TagKind::Country),
+    }
+}
+
+/// Leave-one-group-out cross-validation of training with `p` on `data`.
+pub fn cross_validate(tax: &Taxonomy, data: &Data, p: &Params) -> CvReport {
+    let (mut models, probs) = held_out(tax, data, p);
+    let (flag_t, topic_t) = thresholds(tax, data, &probs);
+    let mut groups = Vec::new();
+    let mut pooled: BTreeMap<Family, Vec<Prediction>> = BTreeMap::new();
+    for (g, m) in models.iter_mut().enumerate() {
+        m.threshold.iter_mut().for_each(|t| *t = topic_t);
+        m.threshold[0] = flag_t;
+        let preds: Vec<Prediction> = data
+            .examples
+            .iter()
+            .filter(|e| e.group == g)
+            .map(|e| predict_one(tax, m, e))
+            .collect();
+        let (family, name) = data.groups[g].clone();
+        groups.push(GroupReport {
+            family,
+            group: name,
+            report: eval::score(&preds, &data.labels),
+        });
+        pooled.entry(family).or_default().extend(preds);
+    }
+    let mut pooled_report = |f| pooled.remove(&f).map(|p| eval::score(&p, &data.labels));
+    CvReport {
+        flag_threshold: flag_t,
+        topic_threshold: topic_t,
+        groups,
+        feeds: pooled_report(Family::Feed),
+        sources: pooled_report(Family::Source),
+    }
+}
+
+/// Train the model to ship: cross-validate for the thresholds, then fit on every example.
+pub fn train(tax: &Taxonomy, data: &Data, p: &Params) -> (TextModel, CvReport) {
+    let cv = cross_validate(tax, data, p);
+    let all: Vec<usize> = (0..data.examples.len()).collect();
+    let m = fit(tax, data, &all, p, (cv.flag_threshold, cv.topic_threshold));
+    (m, cv)
+}
+
+impl std::fmt::Display for CvReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "leave-one-group-out cross-validation (thresholds: flag {:.2}, topics {:.2})",
+            self.flag_threshold, self.topic_threshold
+        )?;
+        writeln!(
+            f,
+            "{:<8} {:<44} {:>5} {:>7} {:>7} {:>7} {:>9} {:>9}",
+            "", "held out", "items", "flag P", "flag R", "flag F1", "topics F1", "countr F1"
+        )?;
+        let row = |f: &mut std::fmt::Formatter<'_>, fam: &str, name: &str, r: &EvalReport| {
+            let (Some(flag), Some(t), Some(c)) = (r.flag, r.topics, r.countries) else {
+                return Ok(());
+            };
+            let name: String = name.chars().take(44).collect();
+            writeln!(
+                f,
+                "{fam:<8} {name:<44} {:>5} {:>7.3} {:>7.3} {:>7.3} {:>9.3} {:>9.3}",
+                r.labelled, flag.precision, flag.recall, flag.f1, t.f1, c.f1
+            )
+        };
+        for g in &self.groups {
+            let fam = match g.family {
+                Family::Feed => "feed",
+                Family::Source => "source",
+            };
+            row(f, fam, &g.group, &g.report)?;
+        }
+        if let Some(r) = &self.feeds {
+            row(f, "micro", "all feeds (leave-feeds-out)", r)?;
+        }
+        if let Some(r) = &self.sources {
+            row(f, "micro", "all sources (leave-source-out)", r)?;
+        }
+        Ok(())
+    }
+}
