@@ -82,6 +82,26 @@ fn notify_messages(sock: &std::os::unix::net::UnixDatagram, until: &str) -> Stri
     all
 }
 
+/// `newsdesk run` on the sandbox's config with its stderr in `stderr.log` and its systemd
+/// notifications sent to a socket the test reads.
+fn spawn_notified(sb: &Sandbox) -> (std::os::unix::net::UnixDatagram, Child) {
+    let notify_path = sb.path("notify.sock");
+    let notify = std::os::unix::net::UnixDatagram::bind(&notify_path).unwrap();
+    notify
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let log = std::fs::File::create(sb.path("stderr.log")).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_newsdesk"))
+        .args(["--config", sb.config().to_str().unwrap(), "run"])
+        .env("RUST_LOG", "info")
+        .env("NOTIFY_SOCKET", &notify_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap();
+    (notify, child)
+}
+
 /// A plain HTTP/1.0 GET to the daemon's loopback listener.
 fn http_get(addr: &str, path: &str) -> (u16, String) {
     use std::io::{Read, Write};
@@ -115,20 +135,7 @@ fn daemon_polls_spools_reloads_and_stops_cleanly() {
     )
     .unwrap();
 
-    let notify_path = sb.path("notify.sock");
-    let notify = std::os::unix::net::UnixDatagram::bind(&notify_path).unwrap();
-    notify
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    let log = std::fs::File::create(sb.path("stderr.log")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_newsdesk"))
-        .args(["--config", sb.config().to_str().unwrap(), "run"])
-        .env("RUST_LOG", "info")
-        .env("NOTIFY_SOCKET", &notify_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(log))
-        .spawn()
-        .unwrap();
+    let (notify, mut child) = spawn_notified(&sb);
     let stderr = || std::fs::read_to_string(sb.path("stderr.log")).unwrap_or_default();
     let count = |sql: &str| -> i64 {
         rusqlite::Connection::open(sb.db())
@@ -497,20 +504,7 @@ fn sigterm_with_a_poll_in_flight_commits_it_and_exits_within_the_grace() {
         .replace("shutdown_grace = \"5s\"", "shutdown_grace = \"60s\"");
     std::fs::write(sb.config(), format!("{base}{feeds}")).unwrap();
 
-    let notify_path = sb.path("notify.sock");
-    let notify = std::os::unix::net::UnixDatagram::bind(&notify_path).unwrap();
-    notify
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    let log = std::fs::File::create(sb.path("stderr.log")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_newsdesk"))
-        .args(["--config", sb.config().to_str().unwrap(), "run"])
-        .env("RUST_LOG", "info")
-        .env("NOTIFY_SOCKET", &notify_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(log))
-        .spawn()
-        .unwrap();
+    let (notify, mut child) = spawn_notified(&sb);
     let stderr = || std::fs::read_to_string(sb.path("stderr.log")).unwrap_or_default();
     let count = |sql: &str| -> i64 {
         rusqlite::Connection::open(sb.db())

@@ -186,13 +186,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             labels,
             predictions,
             ..
-        } => tags::eval(
-            &config,
-            &articles,
-            &labels,
-            predictions.as_deref(),
-            json,
-        ),
+        } => tags::eval(&config, &articles, &labels, predictions.as_deref(), json),
         Command::Train {
             articles,
             labels,

@@ -43,14 +43,8 @@ pub fn distinct_items(name: &str, listed: usize) -> usize {
     let bytes =
         std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let text = String::from_utf8_lossy(&bytes);
-    let guids: Vec<&str> = text
-        .split("<guid")
-        .skip(1)
-        .filter_map(|rest| {
-            rest.split_once('>')
-                .and_then(|(_, v)| v.split_once("</guid>"))
-        })
-        .map(|(v, _)| v.trim())
+    let guids: Vec<&str> = element_texts(&text, "guid")
+        .into_iter()
         .filter(|v| !v.is_empty())
         .collect();
     if guids.len() != listed {
@@ -66,18 +60,25 @@ pub fn malformed_distinct_items() -> usize {
     let bytes =
         std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let text = String::from_utf8_lossy(&bytes);
-    let guids: HashSet<&str> = text
-        .split("<rss:guid")
-        .skip(1)
-        .filter_map(|rest| {
-            rest.split_once('>')
-                .and_then(|(_, v)| v.split_once("</rss:guid>"))
-        })
-        .map(|(v, _)| v.trim())
-        .collect();
+    let guids: HashSet<&str> = element_texts(&text, "rss:guid").into_iter().collect();
     assert!(
         guids.len() > 10,
         "{MALFORMED}: expected its items to be found by the scan"
     );
     guids.len()
+}
+
+/// The trimmed texts of every `<name ...>text</name>` in a document, by a plain byte scan
+/// (independent of the parser under test).
+fn element_texts<'a>(text: &'a str, name: &str) -> Vec<&'a str> {
+    let open = format!("<{name}");
+    let close = format!("</{name}>");
+    text.split(open.as_str())
+        .skip(1)
+        .filter_map(|rest| {
+            rest.split_once('>')
+                .and_then(|(_, v)| v.split_once(close.as_str()))
+        })
+        .map(|(v, _)| v.trim())
+        .collect()
 }
