@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use newsdesk::pipeline::Tagger;
-use newsdesk::tag::taxonomy::Taxonomy;
+use newsdesk::tag::Taxonomy;
 use std::path::Path;
 use std::sync::OnceLock;
 

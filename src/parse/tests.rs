@@ -176,3 +176,19 @@ fn bom_and_unknown_declared_encoding() {
         ParseError::NotAFeed("an HTML page".into())
     );
 }
+
+/// Found by `fuzz/run feed`: a second XML declaration naming another encoding, after a
+/// windows-1251 one, made quick-xml panic inside feed-rs. Caught, the document goes on to the
+/// parser's other routes (its transcoded form) like any other that failed.
+#[test]
+fn a_second_xml_declaration_is_an_error_not_a_panic() {
+    let mut doc = b"<?xml version=\"1.0\" encoding=\"windows-1251\"?><rss version=\"2.0\"><channel><title>\xcd\xee</title>".to_vec();
+    doc.extend_from_slice(&[b' '; 3000]);
+    doc.extend_from_slice(
+        b"<item><title>A</title><?xml version=\"1.0\" encoding=\"UTF-8\"?></item></channel></rss>",
+    );
+    match parse(&doc, None) {
+        Ok(feed) => assert!(feed.items.len() <= 1),
+        Err(e) => assert!(matches!(e, ParseError::Invalid(_)), "{e:?}"),
+    }
+}
