@@ -114,7 +114,7 @@ pub fn report_poll(s: &PollSummary, feedlog: &mut FeedLog, health: Option<&Healt
         events::FeedMoved {
             from: &s.url,
             to,
-            status: s.status.unwrap_or(301),
+            status: s.moved_status.unwrap_or(301),
         }
         .emit(feedlog);
     }

@@ -7,19 +7,11 @@ use crate::fetch::{FetchRequest, Fetcher};
 use crate::model::RawArticle;
 use crate::normalize::{absolute_url, canonical_url};
 use crate::store::writer::Writer;
-use rusqlite::OptionalExtension;
 
 /// Which of these canonical URLs the store does not have yet.
 async fn unknown_urls(writer: &Writer, urls: Vec<String>) -> Vec<bool> {
     let answer = writer
-        .call(move |w| {
-            let mut stmt = w
-                .conn
-                .prepare_cached("SELECT 1 FROM articles WHERE canonical_url = ?1 LIMIT 1")?;
-            urls.iter()
-                .map(|u| Ok(stmt.query_row([u], |_| Ok(())).optional()?.is_none()))
-                .collect::<Result<Vec<bool>, rusqlite::Error>>()
-        })
+        .call(move |w| crate::store::fulltext::unknown_urls(&w.conn, &urls))
         .await;
     match answer {
         Ok(Ok(v)) => v,

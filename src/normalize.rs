@@ -259,42 +259,75 @@ fn collapse_spaces(s: &str) -> String {
     out
 }
 
-/// Sanitised HTML: no scripts, no event handlers, no styles, no 1x1 tracking pixels; relative
+/// Sanitised HTML: no scripts, no event handlers, no styles, no tracking pixels; relative
 /// links made absolute so the stored HTML renders anywhere.
 pub fn sanitize_html(html: &str, base: Option<&Url>) -> String {
-    let without_pixels;
-    let mut input = html;
-    if html.contains("<img") {
-        // A pixel-sized image is a tracker: remove it before it can be rendered and fetched.
-        let doc = dom_query::Document::from(html);
-        let tiny = |v: Option<String>| {
-            v.is_some_and(|v| {
-                v.trim()
-                    .trim_end_matches("px")
-                    .parse::<u32>()
-                    .is_ok_and(|n| n <= 1)
-            })
-        };
-        let mut removed = false;
-        for img in doc.select("img").nodes() {
-            if tiny(img.attr("width").map(|v| v.to_string()))
-                || tiny(img.attr("height").map(|v| v.to_string()))
-            {
-                img.remove_from_parent();
-                removed = true;
-            }
-        }
-        if removed {
-            without_pixels = doc.select("body").inner_html().to_string();
-            input = &without_pixels;
-        }
-    }
+    let without_pixels = drop_pixels(html);
     let mut b = ammonia::Builder::default();
     b.link_rel(Some("noopener noreferrer nofollow"));
     if let Some(base) = base {
         b.url_relative(ammonia::UrlRelative::RewriteWithBase(base.clone()));
     }
-    b.clean(input).to_string()
+    b.clean(without_pixels.as_deref().unwrap_or(html))
+        .to_string()
+}
+
+/// The HTML without its tracking pixels, or None when it has none. They go before ammonia
+/// runs: it drops `style`, which would leave a pixel sized by style as a plain `<img>`.
+fn drop_pixels(html: &str) -> Option<String> {
+    if !html
+        .as_bytes()
+        .windows(4)
+        .any(|w| w.eq_ignore_ascii_case(b"<img"))
+    {
+        return None;
+    }
+    let doc = dom_query::Document::from(html);
+    let mut removed = false;
+    for img in doc.select("img").nodes() {
+        let attr = |name: &str| img.attr(name).map(|v| v.to_string());
+        if is_pixel(
+            attr("width").as_deref(),
+            attr("height").as_deref(),
+            attr("style").as_deref(),
+        ) {
+            img.remove_from_parent();
+            removed = true;
+        }
+    }
+    removed.then(|| doc.select("body").inner_html().to_string())
+}
+
+/// An image no reader can see: at most one pixel wide or high, by attribute or by style, or
+/// hidden by style. Only trackers are made that way.
+fn is_pixel(width: Option<&str>, height: Option<&str>, style: Option<&str>) -> bool {
+    if width.is_some_and(tiny) || height.is_some_and(tiny) {
+        return true;
+    }
+    let Some(style) = style else {
+        return false;
+    };
+    style.split(';').any(|decl| {
+        let Some((prop, value)) = decl.split_once(':') else {
+            return false;
+        };
+        let value = value.trim().to_ascii_lowercase();
+        let value = value.trim_end_matches("!important").trim();
+        match prop.trim().to_ascii_lowercase().as_str() {
+            "width" | "height" | "max-width" | "max-height" => tiny(value),
+            "display" => value == "none",
+            "visibility" => value == "hidden",
+            "opacity" => value.parse::<f32>().is_ok_and(|o| o <= 0.0),
+            _ => false,
+        }
+    })
+}
+
+/// A length of at most one pixel: `1`, `0`, `1px`, `0.5px`, `1.0`.
+fn tiny(value: &str) -> bool {
+    let v = value.trim().to_ascii_lowercase();
+    let v = v.strip_suffix("px").unwrap_or(&v).trim();
+    v.parse::<f32>().is_ok_and(|n| (0.0..=1.0).contains(&n))
 }
 
 /// The first sentence of the body, as a title for sources with no headline.
@@ -514,6 +547,31 @@ mod tests {
         assert!(!h.contains("script") && !h.contains("onclick"), "{h}");
         assert!(!h.contains("p.gif"), "{h}");
         assert!(h.contains("https://example.org/a"), "{h}");
+    }
+
+    #[test]
+    fn pixels_sized_by_style_or_attribute_are_dropped_and_pictures_kept() {
+        for pixel in [
+            r#"<img style="width:1px;height:1px" src="https://t.example/p.gif">"#,
+            r#"<IMG SRC="https://t.example/p.gif" WIDTH="1" HEIGHT="1">"#,
+            r#"<img src="https://t.example/p.gif" width="0">"#,
+            r#"<img src="https://t.example/p.gif" height="1.0px">"#,
+            r#"<img src="https://t.example/p.gif" style="WIDTH: 0 !important">"#,
+            r#"<img src="https://t.example/p.gif" style="max-height:1px">"#,
+            r#"<img src="https://t.example/p.gif" style="display:none">"#,
+            r#"<img src="https://t.example/p.gif" style="border:0; visibility: hidden">"#,
+        ] {
+            let h = sanitize_html(&format!("<p>Text</p>{pixel}"), None);
+            assert!(!h.contains("p.gif") && h.contains("Text"), "{pixel} -> {h}");
+        }
+        for picture in [
+            r#"<img src="https://t.example/photo.jpg" width="640" height="360">"#,
+            r#"<img src="https://t.example/photo.jpg" style="width:100%">"#,
+            r#"<img src="https://t.example/photo.jpg" style="width: 12px; height: 10px">"#,
+        ] {
+            let h = sanitize_html(picture, None);
+            assert!(h.contains("photo.jpg"), "{picture} -> {h}");
+        }
     }
 
     #[test]

@@ -553,3 +553,74 @@ async fn time_queued_behind_the_host_gap_does_not_count_as_timeout() {
         assert_eq!(t.await.unwrap().unwrap(), 200);
     }
 }
+
+/// Every hop of a redirect waits for its own turn at the host; that wait is not request time.
+/// Before, the deadline ran from the first hop, so a redirect behind other feeds of one host
+/// timed out while it was only queued (issue 20, item 3).
+#[tokio::test]
+async fn redirect_hops_queued_behind_the_host_gap_do_not_time_out() {
+    let srv = Server::start().await;
+    let f = Fetcher::new(&FetchConfig {
+        per_host_min_gap: Duration::from_millis(700),
+        timeout: Duration::from_millis(500),
+        ..test_config()
+    })
+    .unwrap();
+    let tasks: Vec<_> = (0..3)
+        .map(|_| {
+            let f = f.clone();
+            let req = get(srv.url("/moved"));
+            tokio::spawn(async move { f.fetch_timed(&req).await })
+        })
+        .collect();
+    let mut queued = Vec::new();
+    for t in tasks {
+        let timed = t.await.unwrap();
+        let resp = timed.result.unwrap();
+        assert_eq!((resp.status, resp.moved_status), (200, Some(301)));
+        queued.push(timed.queued);
+    }
+    // Six requests 700 ms apart: the last hop waited at least four gaps, and said so.
+    queued.sort();
+    assert!(queued[2] >= Duration::from_millis(4 * 700), "{queued:?}");
+    assert_eq!(srv.hits("/feed"), 3);
+}
+
+/// A listener on 127.0.0.1 whose accept queue is full: the kernel drops further SYNs, so a
+/// connection attempt hangs until the client gives up. The connections that fill it are
+/// returned to be kept open.
+async fn unanswering_listener() -> (tokio::net::TcpListener, Vec<TcpStream>) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(1).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut held = Vec::new();
+    for _ in 0..16 {
+        match tokio::time::timeout(Duration::from_millis(300), TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => held.push(s),
+            _ => return (listener, held),
+        }
+    }
+    panic!("the accept queue of {addr} never filled");
+}
+
+/// A connect timeout says it was the connect timeout, and which: before, it reported the
+/// whole-request timeout ("timed out after 30s" when it gave up after 10 s).
+#[tokio::test]
+async fn a_connect_timeout_reports_the_connect_timeout() {
+    let (listener, _held) = unanswering_listener().await;
+    let f = Fetcher::new(&FetchConfig {
+        connect_timeout: Duration::from_millis(1500),
+        timeout: Duration::from_secs(20),
+        ..test_config()
+    })
+    .unwrap();
+    let url = Url::parse(&format!("http://{}/feed", listener.local_addr().unwrap())).unwrap();
+    let err = f.fetch(&get(url)).await.unwrap_err();
+    assert_eq!(err.kind(), FetchErrorKind::Timeout, "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("connect timeout of 1.5s") && !text.contains("20s"),
+        "{text}"
+    );
+}

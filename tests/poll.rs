@@ -443,3 +443,124 @@ fn unchanged_repeats_without_etag_are_seen_and_edits_are_revised() {
         1
     );
 }
+
+/// A config feed that moved (301) is still that feed at the next start: the config's old URL
+/// finds it through the URL history, so it is neither disabled as "removed from config" nor
+/// added again; the history says 301; the move is logged once (issue 20, item 2).
+#[test]
+fn a_moved_config_feed_keeps_its_identity_across_restarts() {
+    let server = FeedServer::start();
+    server.status("/old.xml", 301, &[("location", "/new.xml")]);
+    server.doc(
+        "/new.xml",
+        rss(&[("n1", "Moved wire item")]),
+        "application/rss+xml",
+    );
+    let sb = Sandbox::with_config(&feeds_config(&server, &["/old.xml".to_string()]));
+    let first = sb.run(&["poll", "--once", "--all"]);
+    let log = String::from_utf8_lossy(&first.stderr);
+    assert!(first.status.success(), "{log}");
+    assert_eq!(log.matches("feed moved permanently").count(), 1, "{log}");
+    for _ in 0..2 {
+        let again = sb.run(&["poll", "--once", "--all"]);
+        let log = String::from_utf8_lossy(&again.stderr);
+        assert!(again.status.success(), "{log}");
+        assert!(!log.contains("moved permanently"), "logged once: {log}");
+    }
+    let conn = sb.sql();
+    let feeds: Vec<(String, bool, Option<String>)> = conn
+        .prepare("SELECT url, enabled, disabled_reason FROM feeds WHERE kind = 'feed'")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(feeds, [(server.url("/new.xml"), true, None)]);
+    let history: Vec<(String, String, i64)> = conn
+        .prepare("SELECT old_url, new_url, http_status FROM feed_url_history")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        history,
+        [(server.url("/old.xml"), server.url("/new.xml"), 301)]
+    );
+    assert_eq!(
+        server.hits_for("/old.xml"),
+        [301],
+        "the old URL is asked once"
+    );
+    assert_eq!(sb.count("SELECT count(*) FROM sightings"), 1);
+}
+
+/// `fetches.queue_ms` holds the time a poll waited for its turn at a busy host, and
+/// `duration_ms` only the time spent on it (issue 20, item 3).
+#[test]
+fn fetches_record_queue_time_apart_from_request_time() {
+    let server = FeedServer::start();
+    let paths: Vec<String> = (1..=3).map(|n| format!("/q{n}.xml")).collect();
+    for (n, p) in paths.iter().enumerate() {
+        let guid = format!("q{n}");
+        server.doc(
+            p,
+            rss(&[(guid.as_str(), "Queued wire item")]),
+            "application/rss+xml",
+        );
+    }
+    let cfg = feeds_config(&server, &paths).replace(
+        "per_host_min_gap = \"0s\"\nper_host_concurrency = 8",
+        "per_host_min_gap = \"2s\"\nper_host_concurrency = 1",
+    );
+    let sb = Sandbox::with_config(&cfg);
+    sb.run_ok(&["poll", "--once", "--all"]);
+    let rows: Vec<(Option<i64>, i64)> = sb
+        .sql()
+        .prepare("SELECT queue_ms, duration_ms FROM fetches ORDER BY queue_ms")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r.0.is_some()), "{rows:?}");
+    // Three polls 2 s apart on one host: the last waited two gaps, and worked less than it waited.
+    let (queued, worked) = (rows[2].0.unwrap(), rows[2].1);
+    assert!(queued >= 3_900, "{rows:?}");
+    assert!(worked < queued, "{rows:?}");
+}
+
+/// No tracking pixel survives sanitising, sized by attribute or by style (issue 20, item 4).
+#[test]
+fn tracking_pixels_sized_by_style_or_attribute_are_not_stored() {
+    let server = FeedServer::start();
+    let pixels = [
+        r#"<img style="width:1px;height:1px" src="https://t.example/style.gif">"#,
+        r#"<IMG SRC="https://t.example/upper.gif" WIDTH="1" HEIGHT="1">"#,
+        r#"<img src="https://t.example/zero.gif" width="0" height="0">"#,
+        r#"<img src="https://t.example/hidden.gif" style="display: none">"#,
+    ]
+    .concat();
+    let html = format!(
+        "<p>Delegations from both countries met on Monday to agree on the crossing points.</p>\
+         <img src=\"https://img.example/photo.jpg\" width=\"640\" height=\"360\">{pixels}"
+    );
+    let feed = format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\" xmlns:content=\"http://purl.org/rss/1.0/modules/content/\">\
+         <channel><title>Wire</title><link>https://wire.example/</link><item><guid>p1</guid>\
+         <title>Envoys meet</title><link>https://wire.example/p1</link>\
+         <content:encoded><![CDATA[{html}]]></content:encoded></item></channel></rss>"
+    );
+    server.doc("/pixels.xml", feed, "application/rss+xml");
+    let sb = Sandbox::with_config(&feeds_config(&server, &["/pixels.xml".to_string()]));
+    sb.run_ok(&["poll", "--once", "--all"]);
+    let body: String = sb
+        .sql()
+        .query_row("SELECT body_html FROM articles", [], |r| r.get(0))
+        .unwrap();
+    assert!(body.contains("photo.jpg"), "{body}");
+    for gone in ["style.gif", "upper.gif", "zero.gif", "hidden.gif"] {
+        assert!(!body.contains(gone), "{gone}: {body}");
+    }
+}

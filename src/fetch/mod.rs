@@ -20,6 +20,13 @@ use std::time::Duration;
 use tokio::time::{timeout_at, Instant};
 use url::Url;
 
+/// A fetch's result and the time it spent queued behind the politeness limits, every hop.
+#[derive(Debug)]
+pub struct Timed {
+    pub result: Result<FetchResponse, FetchError>,
+    pub queued: Duration,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct FetchRequest {
     pub url: Url,
@@ -36,6 +43,8 @@ pub struct FetchResponse {
     pub final_url: Url,
     /// Set when every hop to `final_url` was a 301/308: the feed's new stored URL.
     pub permanent_redirect: Option<Url>,
+    /// The status of the first hop of a permanent move (301 or 308), for the URL history.
+    pub moved_status: Option<u16>,
     pub not_modified: bool,
     /// Decompressed body; empty on 304.
     pub body: Vec<u8>,
@@ -96,6 +105,9 @@ pub enum FetchError {
     Tls { url: Url, detail: String },
     #[error("{url}: timed out after {after:?}")]
     Timeout { url: Url, after: Duration },
+    /// No connection within `connect_timeout`: a host that is down or drops packets.
+    #[error("{url}: no connection within the connect timeout of {after:?}")]
+    ConnectTimeout { url: Url, after: Duration },
     #[error("{url}: HTTP {status}")]
     Status {
         url: Url,
@@ -138,7 +150,9 @@ impl FetchError {
             FetchError::Dns { .. } => FetchErrorKind::Dns,
             FetchError::Connect { .. } => FetchErrorKind::Connect,
             FetchError::Tls { .. } => FetchErrorKind::Tls,
-            FetchError::Timeout { .. } => FetchErrorKind::Timeout,
+            FetchError::Timeout { .. } | FetchError::ConnectTimeout { .. } => {
+                FetchErrorKind::Timeout
+            }
             FetchError::Status { .. } => FetchErrorKind::HttpStatus,
             FetchError::Gone { .. } => FetchErrorKind::Gone,
             FetchError::TooLarge { .. } => FetchErrorKind::TooLarge,
@@ -203,37 +217,48 @@ impl Fetcher {
         &self.cfg
     }
 
-    /// Fetch one feed URL, following up to `max_redirects` redirects. `timeout` runs from the
-    /// moment the first request may start: time spent queued behind the politeness limits (a
-    /// host with many feeds) is not the server's fault and does not count.
+    /// Fetch one feed URL, following up to `max_redirects` redirects.
     pub async fn fetch(&self, req: &FetchRequest) -> Result<FetchResponse, FetchError> {
+        self.fetch_timed(req).await.result
+    }
+
+    /// [`Fetcher::fetch`], also telling how long the fetch waited queued behind the politeness
+    /// limits, for `fetches.queue_ms`.
+    pub async fn fetch_timed(&self, req: &FetchRequest) -> Timed {
+        let mut queued = Duration::ZERO;
+        let result = self.follow(req, &mut queued).await;
+        Timed { result, queued }
+    }
+
+    /// `timeout` is a budget of request time shared by every hop: time spent queued for a
+    /// per-host slot or the gap (a host with many feeds, or the next hop of a redirect) is not
+    /// the server's fault and is not taken from it, but added to `queued`.
+    async fn follow(
+        &self,
+        req: &FetchRequest,
+        queued: &mut Duration,
+    ) -> Result<FetchResponse, FetchError> {
         let mut url = req.url.clone();
         let mut seen = HashSet::from([url.to_string()]);
+        let mut moved_status = None;
         let mut all_permanent = true;
         let mut hops = 0;
-        let mut deadline = None;
+        let mut budget = self.cfg.timeout;
         let timed_out = || FetchError::Timeout {
             url: req.url.clone(),
             after: self.cfg.timeout,
         };
         loop {
             let host = self.check_url(&url)?;
+            let waiting = Instant::now();
             let _permit = self.limits.acquire(&host).await;
-            let deadline = *deadline.get_or_insert_with(|| Instant::now() + self.cfg.timeout);
-            let mut rb = self.client.get(url.clone()).header(
-                header::ACCEPT,
-                "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
-            );
-            if let Some(etag) = &req.etag {
-                rb = rb.header(header::IF_NONE_MATCH, etag);
-            }
-            if let Some(lm) = &req.last_modified {
-                rb = rb.header(header::IF_MODIFIED_SINCE, lm);
-            }
-            let resp = timeout_at(deadline, rb.send())
+            let started = Instant::now();
+            *queued += started - waiting;
+            let deadline = started + budget;
+            let resp = timeout_at(deadline, self.request(req, &url).send())
                 .await
                 .map_err(|_| timed_out())?
-                .map_err(|e| classify(&url, &e, self.cfg.timeout))?;
+                .map_err(|e| classify(&url, &e, &self.cfg))?;
             let status = resp.status();
             let headers = resp.headers().clone();
             if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
@@ -255,18 +280,15 @@ impl Fetcher {
                     status,
                     StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT
                 );
+                moved_status.get_or_insert(status.as_u16());
+                budget = budget.saturating_sub(started.elapsed());
                 url = next;
                 continue;
             }
-            let permanent_redirect = (hops > 0 && all_permanent).then(|| url.clone());
+            let moved =
+                (hops > 0 && all_permanent).then(|| (url.clone(), moved_status.unwrap_or(301)));
             if status == StatusCode::NOT_MODIFIED {
-                return Ok(response(
-                    url,
-                    permanent_redirect,
-                    status,
-                    &headers,
-                    Vec::new(),
-                ));
+                return Ok(response(url, moved, status, &headers, Vec::new()));
             }
             if status == StatusCode::GONE {
                 return Err(FetchError::Gone { url });
@@ -281,8 +303,23 @@ impl Fetcher {
             let body = timeout_at(deadline, self.read_body(&url, resp))
                 .await
                 .map_err(|_| timed_out())??;
-            return Ok(response(url, permanent_redirect, status, &headers, body));
+            return Ok(response(url, moved, status, &headers, body));
         }
+    }
+
+    /// One conditional GET, without following redirects.
+    fn request(&self, req: &FetchRequest, url: &Url) -> reqwest::RequestBuilder {
+        let mut rb = self.client.get(url.clone()).header(
+            header::ACCEPT,
+            "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5",
+        );
+        if let Some(etag) = &req.etag {
+            rb = rb.header(header::IF_NONE_MATCH, etag);
+        }
+        if let Some(lm) = &req.last_modified {
+            rb = rb.header(header::IF_MODIFIED_SINCE, lm);
+        }
+        rb
     }
 
     /// Scheme and host checks that need no network; IP literals are checked here because they
@@ -332,7 +369,7 @@ impl Fetcher {
         while let Some(chunk) = resp
             .chunk()
             .await
-            .map_err(|e| classify(url, &e, self.cfg.timeout))?
+            .map_err(|e| classify(url, &e, &self.cfg))?
         {
             if body.len() as u64 + chunk.len() as u64 > limit {
                 return Err(too_large());
@@ -345,7 +382,7 @@ impl Fetcher {
 
 fn response(
     final_url: Url,
-    permanent_redirect: Option<Url>,
+    moved: Option<(Url, u16)>,
     status: StatusCode,
     headers: &HeaderMap,
     body: Vec<u8>,
@@ -360,7 +397,8 @@ fn response(
     FetchResponse {
         status: status.as_u16(),
         final_url,
-        permanent_redirect,
+        permanent_redirect: moved.as_ref().map(|m| m.0.clone()),
+        moved_status: moved.map(|m| m.1),
         not_modified: status == StatusCode::NOT_MODIFIED,
         bytes: body.len() as u64,
         body,
@@ -420,7 +458,7 @@ fn httpdate_parse(v: &str) -> Option<std::time::SystemTime> {
 }
 
 /// Sort a reqwest error into a kind by what it and its causes say.
-fn classify(url: &Url, e: &reqwest::Error, timeout: Duration) -> FetchError {
+fn classify(url: &Url, e: &reqwest::Error, cfg: &FetchConfig) -> FetchError {
     let mut chain = String::new();
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     let mut refused = None;
@@ -445,10 +483,15 @@ fn classify(url: &Url, e: &reqwest::Error, timeout: Duration) -> FetchError {
     let lower = chain.to_ascii_lowercase();
     if let Some(detail) = refused {
         FetchError::RefusedAddress { url, detail }
+    } else if e.is_timeout() && e.is_connect() {
+        FetchError::ConnectTimeout {
+            url,
+            after: cfg.connect_timeout,
+        }
     } else if e.is_timeout() {
         FetchError::Timeout {
             url,
-            after: timeout,
+            after: cfg.timeout,
         }
     } else if lower.contains("dns error") || lower.contains("failed to lookup") {
         FetchError::Dns { url, detail: chain }

@@ -273,3 +273,19 @@ fn binary_atom_content_is_not_text() {
     let item = &parse(doc, None).unwrap().items[0];
     assert_eq!((&item.content_html, &item.content_text), (&None, &None));
 }
+
+/// Found by `fuzz/run feed`: a second XML declaration naming another encoding, after a
+/// windows-1251 one, made quick-xml panic inside feed-rs. The lenient reader takes the first
+/// declaration and reads on.
+#[test]
+fn a_second_xml_declaration_is_an_error_not_a_panic() {
+    let mut doc = b"<?xml version=\"1.0\" encoding=\"windows-1251\"?><rss version=\"2.0\"><channel><title>\xcd\xee</title>".to_vec();
+    doc.extend_from_slice(&[b' '; 3000]);
+    doc.extend_from_slice(
+        b"<item><title>A</title><?xml version=\"1.0\" encoding=\"UTF-8\"?></item></channel></rss>",
+    );
+    match parse(&doc, None) {
+        Ok(feed) => assert!(feed.items.len() <= 1),
+        Err(e) => assert!(matches!(e, ParseError::Invalid(_)), "{e:?}"),
+    }
+}

@@ -228,53 +228,30 @@ pub struct Reconciled {
 }
 
 /// Make the table match the config's `[[feeds]]`: add new ones, refresh declared settings,
-/// and disable (not delete) config feeds that left the config, so their history stays.
+/// and disable (not delete) config feeds that left the config, so their history stays. A
+/// declared URL that a permanent redirect moved is the feed it moved to (found through
+/// `feed_url_history`), not a new feed: the config keeps naming a feed by its old address.
 pub fn reconcile(conn: &Connection, feeds: &[FeedConfig]) -> Result<Reconciled, StoreError> {
     let mut out = Reconciled::default();
-    let now = now_ts();
+    let mut declared = std::collections::HashSet::new();
     for f in feeds {
-        let labels = serde_json::to_string(&f.tags).unwrap_or_else(|_| "[]".into());
-        let interval = f.interval.map(|d| d.as_secs() as i64);
-        let existing: Option<(i64, String, bool)> = conn
-            .query_row(
-                "SELECT id, origin, enabled FROM feeds WHERE url = ?1",
-                [f.url.as_str()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()?;
-        match existing {
+        match declared_feed(conn, f.url.as_str())? {
             None => {
-                conn.execute(
-                    "INSERT INTO feeds (url, kind, title, interval_secs, full_text, labels, origin)
-                     VALUES (?1, 'feed', ?2, ?3, ?4, ?5, 'config')",
-                    params![f.url.as_str(), f.title, interval, f.full_text, labels],
-                )?;
+                declared.insert(insert_config_feed(conn, f)?);
                 out.added += 1;
             }
             Some((id, origin, enabled)) => {
-                let reenable = origin == "config" && !enabled;
-                let n = conn.execute(
-                    "UPDATE feeds SET title = coalesce(?2, title), interval_secs = ?3, full_text = ?4, labels = ?5,
-                            origin = 'config', updated_at = ?6,
-                            enabled = CASE WHEN ?7 AND disabled_reason = 'removed from config' THEN 1 ELSE enabled END,
-                            disabled_reason = CASE WHEN ?7 AND disabled_reason = 'removed from config' THEN NULL ELSE disabled_reason END
-                      WHERE id = ?1
-                        AND (title IS NOT coalesce(?2, title) OR interval_secs IS NOT ?3 OR full_text != ?4
-                             OR labels != ?5 OR origin != 'config' OR (?7 AND disabled_reason = 'removed from config'))",
-                    params![id, f.title, interval, f.full_text, labels, now, reenable],
-                )?;
-                out.updated += n;
+                declared.insert(id);
+                out.updated += refresh_config_feed(conn, id, f, origin == "config" && !enabled)?;
             }
         }
     }
-    let declared: Vec<&str> = feeds.iter().map(|f| f.url.as_str()).collect();
-    let mut stmt =
-        conn.prepare("SELECT id, url FROM feeds WHERE origin = 'config' AND enabled = 1")?;
-    let config_feeds: Vec<(i64, String)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+    let mut stmt = conn.prepare("SELECT id FROM feeds WHERE origin = 'config' AND enabled = 1")?;
+    let config_feeds: Vec<i64> = stmt
+        .query_map([], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
-    for (id, url) in config_feeds {
-        if !declared.contains(&url.as_str()) {
+    for id in config_feeds {
+        if !declared.contains(&id) {
             set_enabled(conn, id, false, Some("removed from config"))?;
             out.disabled += 1;
         }
@@ -282,11 +259,70 @@ pub fn reconcile(conn: &Connection, feeds: &[FeedConfig]) -> Result<Reconciled, 
     Ok(out)
 }
 
+/// The feed a config URL names: by its URL, else the feed that moved away from it (the latest
+/// move, should a URL have been left twice).
+fn declared_feed(conn: &Connection, url: &str) -> Result<Option<(i64, String, bool)>, StoreError> {
+    let by_url = conn
+        .query_row(
+            "SELECT id, origin, enabled FROM feeds WHERE url = ?1",
+            [url],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    if by_url.is_some() {
+        return Ok(by_url);
+    }
+    Ok(conn
+        .query_row(
+            "SELECT f.id, f.origin, f.enabled FROM feed_url_history h JOIN feeds f ON f.id = h.feed_id
+              WHERE h.old_url = ?1 AND f.kind = 'feed' ORDER BY h.id DESC LIMIT 1",
+            [url],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?)
+}
+
+fn insert_config_feed(conn: &Connection, f: &FeedConfig) -> Result<i64, StoreError> {
+    let labels = serde_json::to_string(&f.tags).unwrap_or_else(|_| "[]".into());
+    let interval = f.interval.map(|d| d.as_secs() as i64);
+    conn.execute(
+        "INSERT INTO feeds (url, kind, title, interval_secs, full_text, labels, origin)
+         VALUES (?1, 'feed', ?2, ?3, ?4, ?5, 'config')",
+        params![f.url.as_str(), f.title, interval, f.full_text, labels],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Apply the config's settings to a feed it declares; `reenable` brings back a config feed
+/// that was disabled for leaving the config. Returns 1 when something changed.
+fn refresh_config_feed(
+    conn: &Connection,
+    id: i64,
+    f: &FeedConfig,
+    reenable: bool,
+) -> Result<usize, StoreError> {
+    let labels = serde_json::to_string(&f.tags).unwrap_or_else(|_| "[]".into());
+    let interval = f.interval.map(|d| d.as_secs() as i64);
+    Ok(conn.execute(
+        "UPDATE feeds SET title = coalesce(?2, title), interval_secs = ?3, full_text = ?4, labels = ?5,
+                origin = 'config', updated_at = ?6,
+                enabled = CASE WHEN ?7 AND disabled_reason = 'removed from config' THEN 1 ELSE enabled END,
+                disabled_reason = CASE WHEN ?7 AND disabled_reason = 'removed from config' THEN NULL ELSE disabled_reason END
+          WHERE id = ?1
+            AND (title IS NOT coalesce(?2, title) OR interval_secs IS NOT ?3 OR full_text != ?4
+                 OR labels != ?5 OR origin != 'config' OR (?7 AND disabled_reason = 'removed from config'))",
+        params![id, f.title, interval, f.full_text, labels, now_ts(), reenable],
+    )?)
+}
+
 /// What one poll did to a feed, written with the poll's `fetches` row.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PollRecord {
     pub started_at: String,
+    /// Time spent on the poll (requests, parsing, tagging), queueing excluded.
     pub duration_ms: i64,
+    /// Time queued behind the politeness limits and for a pipeline slot.
+    pub queue_ms: i64,
     pub status: Option<u16>,
     /// "ok", "not_modified" or "error".
     pub outcome: &'static str,
@@ -300,24 +336,28 @@ pub struct PollRecord {
     pub last_modified: Option<String>,
     pub next_poll_at: String,
     pub current_interval_secs: i64,
-    /// A permanent redirect's new URL.
+    /// A permanent redirect's new URL; left set only when the feed's URL was changed.
     pub moved_to: Option<String>,
+    /// The redirect's status (301 or 308), for `feed_url_history`.
+    pub moved_status: Option<u16>,
     /// 410 Gone: disable the feed with this reason.
     pub gone: Option<String>,
     pub title: Option<String>,
     pub site_url: Option<String>,
 }
 
-/// Record one poll: the `fetches` row and the feed's new state.
-pub fn record_poll(conn: &Connection, feed_id: i64, p: &PollRecord) -> Result<(), StoreError> {
+/// Record one poll: the `fetches` row and the feed's new state. A move to a URL that is the
+/// feed's already, or another feed's, changes nothing and clears `moved_to`.
+pub fn record_poll(conn: &Connection, feed_id: i64, p: &mut PollRecord) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "INSERT INTO fetches (feed_id, started_at, duration_ms, status, outcome, bytes, items, new_items, error_kind, error)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO fetches (feed_id, started_at, duration_ms, queue_ms, status, outcome, bytes, items, new_items, error_kind, error)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
         feed_id,
         p.started_at,
         p.duration_ms,
+        p.queue_ms,
         p.status,
         p.outcome,
         p.bytes as i64,
@@ -356,27 +396,9 @@ pub fn record_poll(conn: &Connection, feed_id: i64, p: &PollRecord) -> Result<()
         p.title,
         p.site_url,
     ])?;
-    if let Some(new_url) = &p.moved_to {
-        let old: String =
-            conn.query_row("SELECT url FROM feeds WHERE id = ?1", [feed_id], |r| {
-                r.get(0)
-            })?;
-        let taken: Option<i64> = conn
-            .query_row(
-                "SELECT id FROM feeds WHERE url = ?1 AND id != ?2",
-                params![new_url, feed_id],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if taken.is_none() && &old != new_url {
-            conn.execute(
-                "UPDATE feeds SET url = ?2 WHERE id = ?1",
-                params![feed_id, new_url],
-            )?;
-            conn.execute(
-                "INSERT INTO feed_url_history (feed_id, old_url, new_url, http_status, changed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![feed_id, old, new_url, p.status, p.started_at],
-            )?;
+    if let Some(new_url) = p.moved_to.take() {
+        if move_feed(conn, feed_id, &new_url, p)? {
+            p.moved_to = Some(new_url);
         }
     }
     if let Some(reason) = &p.gone {
@@ -386,6 +408,38 @@ pub fn record_poll(conn: &Connection, feed_id: i64, p: &PollRecord) -> Result<()
         )?;
     }
     Ok(())
+}
+
+/// Point the feed at its new URL and keep the old one in the history. False when there is
+/// nothing to change or another feed already has that URL (it is polled as that feed).
+fn move_feed(
+    conn: &Connection,
+    feed_id: i64,
+    new_url: &str,
+    p: &PollRecord,
+) -> Result<bool, StoreError> {
+    let old: String = conn.query_row("SELECT url FROM feeds WHERE id = ?1", [feed_id], |r| {
+        r.get(0)
+    })?;
+    let taken: Option<i64> = conn
+        .query_row(
+            "SELECT id FROM feeds WHERE url = ?1 AND id != ?2",
+            params![new_url, feed_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if taken.is_some() || old == new_url {
+        return Ok(false);
+    }
+    conn.execute(
+        "UPDATE feeds SET url = ?2 WHERE id = ?1",
+        params![feed_id, new_url],
+    )?;
+    conn.execute(
+        "INSERT INTO feed_url_history (feed_id, old_url, new_url, http_status, changed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![feed_id, old, new_url, p.moved_status.or(p.status), p.started_at],
+    )?;
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -461,8 +515,8 @@ mod tests {
             next_poll_at: "2026-02-18T00:10:00Z".into(),
             ..Default::default()
         };
-        record_poll(&c, id, &p).unwrap();
-        record_poll(&c, id, &p).unwrap();
+        record_poll(&c, id, &mut p).unwrap();
+        record_poll(&c, id, &mut p).unwrap();
         let f = find(&c, "https://a.example/rss").unwrap().unwrap();
         assert_eq!(
             (f.consecutive_errors, f.last_error.as_deref()),
@@ -473,7 +527,7 @@ mod tests {
         p.status = Some(301);
         p.moved_to = Some("https://new.example/rss".into());
         p.etag = Some("\"v1\"".into());
-        record_poll(&c, id, &p).unwrap();
+        record_poll(&c, id, &mut p).unwrap();
         let f = find(&c, &id.to_string()).unwrap().unwrap();
         assert_eq!(
             (f.url.as_str(), f.consecutive_errors, f.etag.as_deref()),
@@ -484,7 +538,7 @@ mod tests {
             .unwrap();
         assert_eq!(old, "https://a.example/rss");
         p.gone = Some("410 Gone".into());
-        record_poll(&c, id, &p).unwrap();
+        record_poll(&c, id, &mut p).unwrap();
         assert!(!find(&c, &id.to_string()).unwrap().unwrap().enabled);
         assert_eq!(
             c.query_row("SELECT count(*) FROM fetches", [], |r| r.get::<_, i64>(0))

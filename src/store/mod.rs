@@ -9,8 +9,10 @@ pub mod checkpoint;
 pub mod dedupe;
 pub mod feeds;
 pub mod fts;
+pub mod fulltext;
 pub mod lock;
 pub mod migrate;
+mod open_error;
 pub mod prune;
 pub mod read;
 pub mod retag;
@@ -25,16 +27,11 @@ use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot create the database folder {path}: {source}")]
-    CreateDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("cannot open database {path}: {source}")]
-    Open {
-        path: PathBuf,
-        source: rusqlite::Error,
-    },
+    /// The cause is a phrase of our own (not a chained source), so it is said once.
+    #[error("cannot create the database folder {path}: {cause}")]
+    CreateDir { path: PathBuf, cause: String },
+    #[error("cannot open database {path}: {cause}")]
+    Open { path: PathBuf, cause: String },
     #[error("database {path} has schema version {found}, newer than this newsdesk understands (up to {known}); upgrade newsdesk or use another database")]
     TooNew {
         path: PathBuf,
@@ -104,31 +101,44 @@ fn configure(conn: &Connection, busy_timeout: Duration) -> Result<(), rusqlite::
     )
 }
 
+/// The database at `path` could not be opened: say why, from the file system if it shows
+/// the cause, else in SQLite's words (once: its error repeats its message in its source).
+fn open_failed(path: &Path, write: bool, e: &rusqlite::Error) -> StoreError {
+    let cause = open_error::diagnose(path, write).unwrap_or_else(|| match e {
+        rusqlite::Error::SqliteFailure(_, Some(msg)) => msg.clone(),
+        other => other.to_string(),
+    });
+    StoreError::Open {
+        path: path.to_path_buf(),
+        cause,
+    }
+}
+
 /// Open (creating if needed) the database for writing and bring its schema up to date.
 pub fn open_write(path: &Path, busy_timeout: Duration) -> Result<Connection, StoreError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::CreateDir {
             path: dir.to_path_buf(),
-            source,
+            cause: open_error::io_cause(&e, "create it"),
         })?;
     }
-    let mut conn = Connection::open(path).map_err(|source| StoreError::Open {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let fail = |e: rusqlite::Error| open_failed(path, true, &e);
+    let mut conn = Connection::open(path).map_err(fail)?;
+    // SQLite opens a file it may not write read-only without a word; every write would fail.
+    if conn.is_readonly(rusqlite::MAIN_DB).map_err(fail)? {
+        return Err(StoreError::Open {
+            path: path.to_path_buf(),
+            cause: open_error::diagnose(path, true)
+                .unwrap_or_else(|| "it can only be opened read-only".into()),
+        });
+    }
     let wal = conn
         .query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
-        .map_err(|source| StoreError::Open {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        .map_err(fail)?;
     if !wal.eq_ignore_ascii_case("wal") {
         tracing::warn!(database = %path.display(), mode = %wal, "database is not in WAL mode; readers may block ingest");
     }
-    configure(&conn, busy_timeout).map_err(|source| StoreError::Open {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    configure(&conn, busy_timeout).map_err(fail)?;
     // Without the query planner stability guarantee, SQLite marks the writer's lookups
     // (by guid, canonical URL, content hash) to be re-planned whenever a new value is bound,
     // and re-prepared them for every item: 11% of the writer thread's time in a cold poll. Their
@@ -137,10 +147,7 @@ pub fn open_write(path: &Path, busy_timeout: Duration) -> Result<Connection, Sto
         rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
         true,
     )
-    .map_err(|source| StoreError::Open {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    .map_err(fail)?;
     // An article's store runs about 15 distinct cached statements (lookups, insert, tags,
     // sightings, poll record); rusqlite's default cache of 16 evicted and re-prepared some.
     conn.set_prepared_statement_cache_capacity(64);
@@ -156,29 +163,24 @@ fn open_plain(path: &Path, busy_timeout: Duration) -> Result<Connection, StoreEr
         configure(&conn, busy_timeout)?;
         Ok(conn)
     };
-    open().map_err(|source| StoreError::Open {
-        path: path.to_path_buf(),
-        source,
-    })
+    open().map_err(|e| open_failed(path, true, &e))
 }
 
 /// Open the database read-only. The schema must already be there and not be newer than us.
 pub fn open_read(path: &Path, busy_timeout: Duration) -> Result<Connection, StoreError> {
+    let fail = |e: rusqlite::Error| open_failed(path, false, &e);
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_URI,
     )
-    .map_err(|source| StoreError::Open {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    configure(&conn, busy_timeout).map_err(|source| StoreError::Open {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let version = migrate::schema_version(&conn)?;
+    .map_err(fail)?;
+    configure(&conn, busy_timeout).map_err(fail)?;
+    // The first read is where a WAL database whose -shm file cannot be made fails.
+    let version = conn
+        .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+        .map_err(fail)?;
     if version == 0 {
         return Err(StoreError::NotMigrated {
             path: path.to_path_buf(),
