@@ -54,6 +54,18 @@ fn newsdesk(sb: &Sandbox, args: &[&str]) -> Command {
     cmd
 }
 
+/// `newsdesk ingest FILE` run to the end; it must succeed.
+fn ingest_ok(sb: &Sandbox, file: &Path) {
+    let out = newsdesk(sb, &["ingest", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn query(db: &Path, sql: &str) -> i64 {
     rusqlite::Connection::open(db)
         .unwrap()
@@ -138,14 +150,7 @@ fn ingest_killed_20_times_stores_every_record_exactly_once() {
         landed >= 12 && stored_before_last_run > 0,
         "kills must land mid-ingest: {landed} of 20 did, {stored_before_last_run} articles stored"
     );
-    let out = newsdesk(&sb, &["ingest", file.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ingest_ok(&sb, &file);
     let n = records as i64;
     assert_eq!(
         holdings(&sb.db()),
@@ -313,14 +318,7 @@ fn a_reader_held_through_a_cold_ingest_neither_stops_it_nor_leaves_the_wal_growi
     reader
         .execute_batch("BEGIN; SELECT count(*) FROM articles;")
         .unwrap();
-    let out = newsdesk(&sb, &["ingest", first.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ingest_ok(&sb, &first);
     // The reader still sees its snapshot; everyone else sees the ingest.
     let seen: i64 = reader
         .query_row("SELECT count(*) FROM articles", [], |r| r.get(0))
@@ -336,14 +334,7 @@ fn a_reader_held_through_a_cold_ingest_neither_stops_it_nor_leaves_the_wal_growi
 
     // Once it ends, the next ingest (as large) folds the whole WAL in and truncates it, the
     // reader's connection still open: held back only while the transaction lasted.
-    let out = newsdesk(&sb, &["ingest", second.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ingest_ok(&sb, &second);
     assert_eq!(query(&sb.db(), "SELECT count(*) FROM articles"), 1200);
     let after = wal_size(&sb.db());
     assert!(
