@@ -11,10 +11,12 @@
 //! - [`features`]: ambiguity rules, context rules, mention scores, the dense features.
 //! - [`text`]: the words and word pairs the trained model reads.
 //! - [`model`]: the trained model file: load, check, predict, explain.
+//! - [`country`]: which named countries an article is about, learned from mention features.
 //! - [`train`]: training it, deterministically, and leave-group-out cross-validation.
 //! - [`score`]: the flag, topics, countries and organisations of one article, with evidence.
 //! - [`eval`]: precision/recall/F1 against labelled records (`newsdesk eval`).
 
+pub mod country;
 mod doc;
 pub mod eval;
 mod features;

@@ -13,6 +13,8 @@
 //! bias  -1.2  ...
 //! dense  topic:diplomacy  <weight per head>
 //! term  <idf>  <weight per head>  ceasefire talks
+//! country  bias  <weight>          (then one line per `country::FEATURES`, and
+//! country  threshold  <value>       the threshold: optional, else the rules decide)
 //! end  <number of term lines>
 //! ```
 
@@ -21,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 const MAGIC: &str = "newsdesk-tagger-model";
-const VERSION: &str = "1";
+const VERSION: &str = "2";
 
 #[derive(Debug, thiserror::Error)]
 #[error("{path}: {message}")]
@@ -52,6 +54,8 @@ pub struct TextModel {
     pub weights: Vec<f32>,
     /// Term key (`text::key`) to index in `terms`.
     pub index: KeyMap<u32>,
+    /// The decision of which named countries the article is about, when trained.
+    pub country: Option<super::country::CountryModel>,
 }
 
 /// A feature's share of one head's decision.
@@ -200,6 +204,13 @@ impl TextModel {
             let name = term.name.strip_prefix("text:").unwrap_or(&term.name);
             let _ = writeln!(out, "\t{name}");
         }
+        if let Some(c) = &self.country {
+            let _ = writeln!(out, "country\tbias\t{}", num(c.bias));
+            for (name, w) in super::country::FEATURES.iter().zip(&c.weights) {
+                let _ = writeln!(out, "country\t{name}\t{}", num(*w));
+            }
+            let _ = writeln!(out, "country\tthreshold\t{}", num(c.threshold));
+        }
         let _ = writeln!(out, "end\t{}", self.terms.len());
         out
     }
@@ -331,7 +342,10 @@ fn parse(text: &str) -> Result<TextModel, ParseError> {
         terms: Vec::new(),
         weights: Vec::new(),
         index: KeyMap::default(),
+        country: None,
     };
+    // (name, value) of the country lines, checked at the end.
+    let mut country: Vec<(usize, String, f64)> = Vec::new();
     loop {
         let (n, row) = next("end")?;
         match row.as_slice() {
@@ -359,6 +373,14 @@ fn parse(text: &str) -> Result<TextModel, ParseError> {
                     idf,
                 });
             }
+            ["country", name, w] => {
+                let w = w
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite())
+                    .ok_or((n, format!("not a number: {w:?}")))?;
+                country.push((n, name.to_string(), w));
+            }
             ["end", count] => {
                 if count.parse::<usize>().ok() != Some(m.terms.len()) {
                     return Err((
@@ -371,6 +393,9 @@ fn parse(text: &str) -> Result<TextModel, ParseError> {
             _ => return Err((n, "not a dense, term or end line".into())),
         }
     }
+    if let Some((n, _, _)) = country.first() {
+        m.country = Some(parse_country(*n, &country)?);
+    }
     if id != taxonomy_id(&m.heads, &m.dense_names) {
         return Err((
             2,
@@ -378,4 +403,96 @@ fn parse(text: &str) -> Result<TextModel, ParseError> {
         ));
     }
     Ok(m)
+}
+
+/// The country lines: the bias, each of `country::FEATURES` in order, the threshold.
+fn parse_country(
+    first: usize,
+    lines: &[(usize, String, f64)],
+) -> Result<super::country::CountryModel, ParseError> {
+    let names = super::country::FEATURES;
+    let expected: Vec<&str> = std::iter::once("bias")
+        .chain(names)
+        .chain(std::iter::once("threshold"))
+        .collect();
+    let got: Vec<&str> = lines.iter().map(|l| l.1.as_str()).collect();
+    if got != expected {
+        return Err((
+            first,
+            format!(
+                "the country lines name {} where this version expects {}",
+                got.join(", "),
+                expected.join(", ")
+            ),
+        ));
+    }
+    let mut weights = [0.0; super::country::N];
+    for (w, l) in weights.iter_mut().zip(&lines[1..]) {
+        *w = l.2;
+    }
+    Ok(super::country::CountryModel {
+        bias: lines[0].2,
+        weights,
+        threshold: lines[lines.len() - 1].2,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> TextModel {
+        let heads = vec!["flag".to_string(), "diplomacy".to_string()];
+        let dense_names: Vec<Arc<str>> = vec![Arc::from("topic:diplomacy")];
+        let mut index = KeyMap::default();
+        index.insert(super::super::text::key("envoy"), 0);
+        let mut weights = [0.0; super::super::country::N];
+        weights[0] = 0.5;
+        weights[3] = 1.25;
+        TextModel {
+            heads,
+            threshold: vec![0.45, 0.3],
+            bias: vec![-1.5, -0.25],
+            dense_names,
+            dense: vec![0.75, 1.5],
+            terms: vec![Term {
+                name: Arc::from("text:envoy"),
+                idf: 2.5,
+            }],
+            weights: vec![0.125, -0.5],
+            index,
+            country: Some(super::super::country::CountryModel {
+                bias: -2.0,
+                weights,
+                threshold: 0.4,
+            }),
+        }
+    }
+
+    /// What is written is read back as it was, the country decision included.
+    #[test]
+    fn a_model_round_trips_through_its_file() {
+        let m = tiny();
+        let back = parse(&m.to_text()).unwrap();
+        assert_eq!(back, m);
+    }
+
+    /// Country lines that are not the bias, each feature of this version in order, and the
+    /// threshold are refused with the line and what was expected.
+    #[test]
+    fn country_lines_for_another_version_are_refused() {
+        let text = tiny().to_text();
+        let broken = text.replacen("country\ttitle\t", "country\theadline\t", 1);
+        let err = parse(&broken).unwrap_err();
+        assert!(
+            err.1.contains("headline") && err.1.contains("expects"),
+            "{err:?}"
+        );
+        let dropped: String = text
+            .lines()
+            .filter(|l| !l.starts_with("country\tthreshold"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert!(parse(&dropped).is_err());
+    }
 }
