@@ -448,7 +448,7 @@ mod tests {
         index.insert(super::super::text::key("envoy"), 0);
         let mut weights = [0.0; super::super::country::N];
         weights[0] = 0.5;
-        weights[3] = 1.25;
+        weights[4] = 1.25;
         TextModel {
             heads,
             threshold: vec![0.45, 0.3],

@@ -453,10 +453,11 @@ type CountryRow = (usize, usize, [f64; country::N]);
 
 /// Every labelled item's country candidates, from its held-out flag probability: the
 /// decision is trained on the flag as it is on items the model has not seen.
-fn country_rows(tax: &Taxonomy, data: &Data, probs: &[Vec<f64>]) -> Vec<CountryRow> {
+fn country_rows(tax: &Taxonomy, data: &Data, probs: &[Vec<f64>], flag_t: f64) -> Vec<CountryRow> {
     let mut rows = Vec::new();
     for (i, e) in data.examples.iter().enumerate() {
-        for (c, x) in super::score::country_inputs(tax, &e.article, probs[i][0]) {
+        let pf = probs[i][0];
+        for (c, x) in super::score::country_inputs(tax, &e.article, pf, pf >= flag_t) {
             rows.push((i, c, x));
         }
     }
@@ -504,7 +505,9 @@ fn country_threshold(tax: &Taxonomy, data: &Data, rows: &[CountryRow], probs: &[
     let score = |t: f64| {
         let (mut tp, mut fp) = (0, 0);
         for (r, &pr) in rows.iter().zip(probs) {
-            if !pooled(r.0) || pr < t {
+            // As `tag` applies it: a veto on what the rules keep, on feed-sized items only.
+            let (rules, long) = (r.2[0] > 0.5, r.2[country::N - 1] > 0.5);
+            if !pooled(r.0) || !rules || (!long && pr < t) {
                 continue;
             }
             let e = &data.examples[r.0];
@@ -535,7 +538,7 @@ fn cross_validate_full(
 ) -> (CvReport, Vec<CountryRow>, f64) {
     let (mut models, probs) = held_out(tax, data, p);
     let (flag_t, topic_t) = thresholds(tax, data, &probs);
-    let rows = country_rows(tax, data, &probs);
+    let rows = country_rows(tax, data, &probs, flag_t);
     // Each group's country decision is trained on the other groups' rows.
     let mut country_probs = vec![0.0; rows.len()];
     let mut country_models = Vec::new();
