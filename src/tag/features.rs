@@ -113,6 +113,9 @@ pub(super) fn looks_like_person(text: &str, m: &Mention) -> bool {
 pub(super) struct Scored {
     pub(super) topic: Vec<f64>,
     pub(super) topic_head: f64,
+    /// Topics one of whose terms a rule's exclusion (`unless`) vetoed: "trade talks" are
+    /// not diplomacy.
+    pub(super) topic_vetoed: Vec<bool>,
     /// (topic, term, zone), in text order.
     pub(super) topic_hits: Vec<(usize, u32, Zone)>,
     pub(super) country: Vec<f64>,
@@ -284,6 +287,7 @@ pub(super) fn score_mentions(
     let mut s = Scored {
         topic: vec![0.0; tax.topics.len()],
         topic_head: 0.0,
+        topic_vetoed: vec![false; tax.topics.len()],
         topic_hits: Vec::new(),
         country: vec![0.0; nc],
         country_hits: Vec::new(),
@@ -325,6 +329,9 @@ pub(super) fn score_mentions(
                 let vetoed = cues
                     .iter()
                     .any(|c| c.meaning == Meaning::Unless(g) && near(c, m, tax.window));
+                if vetoed {
+                    s.topic_vetoed[group.topic] = true;
+                }
                 if !ok || vetoed {
                     continue;
                 }
