@@ -317,6 +317,10 @@ impl Config {
         let mut taxonomy = raw.taxonomy;
         taxonomy.topics = dir.join(&taxonomy.topics);
         taxonomy.countries = dir.join(&taxonomy.countries);
+        let mut fetch = raw.fetch;
+        for cert in &mut fetch.extra_root_certificates {
+            *cert = dir.join(&*cert);
+        }
 
         Ok(Config {
             source: path.map(Path::to_path_buf),
@@ -327,7 +331,7 @@ impl Config {
             spool: raw.spool,
             tag: raw.tag,
             dedupe: raw.dedupe,
-            fetch: raw.fetch,
+            fetch,
             schedule: raw.schedule,
             service: raw.service,
             http: raw.http,

@@ -143,8 +143,11 @@ pub async fn poll_once(config: &Config, all: bool) -> anyhow::Result<Vec<PollSum
     let due = feeds::due(&conn, &crate::store::now_ts(), all)?;
     drop(conn);
     let mut tasks = JoinSet::new();
+    // One context shared by reference count: every due feed's task is spawned at once and
+    // waits for a slot, and a clone per task (a path, the schedule) was ~300 bytes each.
+    let shared = std::sync::Arc::new(ctx);
     for feed in due {
-        let ctx = ctx.clone();
+        let ctx = shared.clone();
         tasks.spawn(async move { poll_feed(&ctx, &feed).await });
     }
     let mut feedlog = FeedLog::default();
@@ -154,6 +157,8 @@ pub async fn poll_once(config: &Config, all: bool) -> anyhow::Result<Vec<PollSum
         report_poll(&summary, &mut feedlog, None);
         out.push(summary);
     }
+    let ctx = std::sync::Arc::try_unwrap(shared)
+        .map_err(|_| anyhow::anyhow!("a poll task outlived the pass"))?;
     finish(ctx, writer_thread).await?;
     Ok(out)
 }

@@ -175,6 +175,18 @@ pub async fn poll_feed(ctx: &PollContext, feed: &FeedRow) -> PollSummary {
     // Held until the writer starts on the poll's writes; the semaphore is never closed.
     let waiting = Instant::now();
     let slot = ctx.in_flight.clone().acquire_owned().await.ok();
+    // The poll's own state (the HTTP request, parsing, the commit) is several kilobytes of
+    // future: boxed only once a slot is held, so the thousands of polls a large subscription
+    // queues at once each cost a few hundred bytes while they wait, not the whole pipeline's.
+    Box::pin(poll_with_slot(ctx, feed, slot, waiting)).await
+}
+
+async fn poll_with_slot(
+    ctx: &PollContext,
+    feed: &FeedRow,
+    slot: Option<OwnedSemaphorePermit>,
+    waiting: Instant,
+) -> PollSummary {
     let clock = Instant::now();
     let mut record = PollRecord {
         started_at: ts(Utc::now()),

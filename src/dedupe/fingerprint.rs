@@ -32,10 +32,12 @@ pub struct Fingerprint {
     pub seen: Option<i64>,
     /// ISO 639 code, up to 3 ASCII letters, zero-padded.
     lang: [u8; 3],
-    /// Sorted, distinct hashes of the title's content words; empty for a derived title.
-    title: Box<[u32]>,
-    /// Sorted, distinct hashes of the first `LEDE_WORDS` content words of the body.
-    lede: Box<[u32]>,
+    /// How many of `hashes` are the title's (at most `TITLE_WORDS`).
+    title_len: u8,
+    /// Sorted, distinct hashes of the title's content words (empty for a derived title), then
+    /// those of the first `LEDE_WORDS` content words of the body. One allocation, not two:
+    /// the near-duplicate index keeps a fingerprint per recent article (200,000 by default).
+    hashes: Box<[u32]>,
 }
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
@@ -104,8 +106,7 @@ pub fn fingerprint(article: &Article) -> Fingerprint {
             .map(|t| t.timestamp()),
         seen: None,
         lang: pack_lang(article.lang.as_deref()),
-        title: sorted_set(title_set),
-        lede: sorted_set(lede_set),
+        ..word_sets(title_set, lede_set)
     }
 }
 
@@ -114,10 +115,28 @@ pub(crate) fn word_hash32(w: &str) -> u32 {
     (hash64(w.as_bytes()) >> 32) as u32
 }
 
-fn sorted_set(mut v: Vec<u32>) -> Box<[u32]> {
+fn sorted_set(v: &mut Vec<u32>) {
     v.sort_unstable();
     v.dedup();
-    v.into_boxed_slice()
+}
+
+/// A fingerprint holding only the two word sets (sorted and deduplicated here), for `..`.
+fn word_sets(mut title: Vec<u32>, mut lede: Vec<u32>) -> Fingerprint {
+    sorted_set(&mut title);
+    sorted_set(&mut lede);
+    // Titles keep at most TITLE_WORDS; a longer list (an altered blob) is cut to what a u8 holds.
+    title.truncate(usize::from(u8::MAX));
+    let title_len = title.len() as u8;
+    title.extend_from_slice(&lede);
+    Fingerprint {
+        simhash: 0,
+        words: 0,
+        time: None,
+        seen: None,
+        lang: [0; 3],
+        title_len,
+        hashes: title.into_boxed_slice(),
+    }
 }
 
 fn pack_lang(lang: Option<&str>) -> [u8; 3] {
@@ -150,11 +169,11 @@ impl Fingerprint {
     }
 
     pub fn title_words(&self) -> &[u32] {
-        &self.title
+        &self.hashes[..usize::from(self.title_len)]
     }
 
     pub fn lede_words(&self) -> &[u32] {
-        &self.lede
+        &self.hashes[usize::from(self.title_len)..]
     }
 
     /// The SimHash as SQLite stores integers (same bits).
@@ -165,7 +184,7 @@ impl Fingerprint {
     /// Compact form for a BLOB column: version, simhash, words, time, seen, lang, then the two
     /// word sets. 34 bytes plus 4 per word (typically under 200 bytes).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(HEADER_V2 + 4 * (self.title.len() + self.lede.len()));
+        let mut out = Vec::with_capacity(HEADER_V2 + 4 * self.hashes.len());
         out.push(FORMAT_VERSION);
         out.extend_from_slice(&self.simhash.to_le_bytes());
         out.extend_from_slice(&self.words.to_le_bytes());
@@ -173,9 +192,9 @@ impl Fingerprint {
         out.extend_from_slice(&self.seen.unwrap_or(NO_TIME).to_le_bytes());
         out.extend_from_slice(&self.lang);
         // Both lengths fit a byte: TITLE_WORDS and LEDE_WORDS are far below 256.
-        out.push(self.title.len() as u8);
-        out.push(self.lede.len() as u8);
-        for h in self.title.iter().chain(self.lede.iter()) {
+        out.push(self.title_len);
+        out.push((self.hashes.len() - usize::from(self.title_len)) as u8);
+        for h in self.hashes.iter() {
             out.extend_from_slice(&h.to_le_bytes());
         }
         out
@@ -215,16 +234,15 @@ impl Fingerprint {
             .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
         // Written sorted and distinct; kept so even if the blob was altered, since the key
         // merge and the Jaccard merge rely on it.
-        let title = sorted_set(hashes.by_ref().take(nt).collect());
-        let lede = sorted_set(hashes.collect());
+        let title = hashes.by_ref().take(nt).collect();
+        let lede = hashes.collect();
         Ok(Fingerprint {
             simhash,
             words,
             time,
             seen,
             lang,
-            title,
-            lede,
+            ..word_sets(title, lede)
         })
     }
 
@@ -243,8 +261,7 @@ impl Fingerprint {
             time,
             seen: None,
             lang: pack_lang(lang),
-            title: sorted_set(title),
-            lede: sorted_set(lede),
+            ..word_sets(title, lede)
         }
     }
 }

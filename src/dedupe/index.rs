@@ -3,7 +3,11 @@
 //! - Long texts: the pigeonhole banding of Manku et al. (2007). Split the 64-bit SimHash into
 //!   four 16-bit blocks; two hashes within distance 3 agree exactly on at least one block. Each
 //!   block indexes a table of 65,536 buckets addressed directly by the block value, so a lookup
-//!   reads four buckets of about n / 65,536 entries each (15 at a million articles).
+//!   reads four buckets of about n / 65,536 entries each (15 at a million articles). A bucket
+//!   is a chain through the articles' slots (a head per bucket, a next link per slot and
+//!   block): 20 bytes per article and 1 MiB in all, where a `Vec` per bucket cost 6 MiB of
+//!   empty headers and about 80 bytes per article (measured with heaptrack: 18 MB of a 49 MB
+//!   heap peak in a 50,000-article cold poll).
 //! - Short texts: buckets keyed by each item's bottom-k word hashes (a MinHash sketch), each
 //!   bucket capped to its newest entries, and only items inside a bounded ring of recent ones,
 //!   so both the candidate count and the memory stay fixed however long the daemon runs.
@@ -17,16 +21,13 @@ use super::{short, DedupeConfig, Detector, NearMatch};
 const BLOCKS: usize = 4;
 const BLOCK_BITS: u32 = 16;
 
-/// One long-text entry in a band table: the full hash and where its article's ids live.
-#[derive(Clone, Copy)]
-struct BandEntry {
-    simhash: u64,
-    slot: u32,
-}
+/// The end of a band chain.
+const NONE: u32 = u32::MAX;
 
 /// What the index remembers per inserted article.
 #[derive(Clone, Copy)]
 struct Slot {
+    simhash: u64,
     article_id: i64,
     /// The earliest article of its group (itself when it is no one's duplicate).
     group_id: i64,
@@ -42,7 +43,11 @@ struct ShortEntry {
 pub struct NearDupIndex {
     cfg: DedupeConfig,
     slots: Vec<Slot>,
-    bands: Vec<Vec<Vec<BandEntry>>>,
+    /// Block `b`'s bucket `v` starts at slot `heads[b << BLOCK_BITS | v]` (newest first).
+    heads: Vec<u32>,
+    /// Per slot, the next (older) slot in the bucket of each block; `NONE` at a chain's end
+    /// and for articles too short for SimHash.
+    next: Vec<[u32; BLOCKS]>,
     /// Recent items for the short-text detector, oldest first; `short_base` is the sequence
     /// number of the front entry.
     short: VecDeque<ShortEntry>,
@@ -60,9 +65,8 @@ impl NearDupIndex {
         NearDupIndex {
             cfg: cfg.clone(),
             slots: Vec::new(),
-            bands: (0..BLOCKS)
-                .map(|_| vec![Vec::new(); 1 << BLOCK_BITS])
-                .collect(),
+            heads: vec![NONE; BLOCKS << BLOCK_BITS],
+            next: Vec::new(),
             short: VecDeque::new(),
             short_base: 0,
             buckets: HashMap::default(),
@@ -124,25 +128,28 @@ impl NearDupIndex {
 
     /// The slot and band entries of a new article; `None` when the index is full.
     fn insert_long(&mut self, article_id: i64, group_id: i64, fp: &Fingerprint) -> Option<u32> {
-        let Ok(slot) = u32::try_from(self.slots.len()) else {
+        let slot = match u32::try_from(self.slots.len()) {
+            Ok(s) if s != NONE => s,
             // Four billion articles: beyond what one process indexes; stop growing.
-            return None;
+            _ => return None,
         };
         let lang = lang_bytes(fp);
         self.slots.push(Slot {
+            simhash: fp.simhash,
             article_id,
             group_id,
             words: fp.words,
             lang,
         });
+        let mut links = [NONE; BLOCKS];
         if fp.words >= self.cfg.simhash_min_words {
-            for (b, table) in self.bands.iter_mut().enumerate() {
-                table[block(fp.simhash, b)].push(BandEntry {
-                    simhash: fp.simhash,
-                    slot,
-                });
+            for (b, link) in links.iter_mut().enumerate() {
+                let head = &mut self.heads[bucket(fp.simhash, b)];
+                *link = *head;
+                *head = slot;
             }
         }
+        self.next.push(links);
         Some(slot)
     }
 
@@ -157,18 +164,21 @@ impl NearDupIndex {
             return None;
         }
         let lang = lang_bytes(fp);
+        // The nearest; between equally near ones the earliest (lowest slot), whichever block
+        // found it.
         let mut best: Option<(u32, u32)> = None; // (distance, slot)
-        for (b, table) in self.bands.iter().enumerate() {
-            for e in &table[block(fp.simhash, b)] {
-                let d = hamming(e.simhash, fp.simhash);
-                if d > self.cfg.simhash_max_distance || best.is_some_and(|(bd, _)| bd <= d) {
-                    continue;
+        for b in 0..BLOCKS {
+            let mut at = self.heads[bucket(fp.simhash, b)];
+            while at != NONE {
+                let s = &self.slots[at as usize];
+                let d = hamming(s.simhash, fp.simhash);
+                if d <= self.cfg.simhash_max_distance
+                    && best.is_none_or(|bd| (d, at) < bd)
+                    && !lang_conflict(lang, s)
+                {
+                    best = Some((d, at));
                 }
-                let s = &self.slots[e.slot as usize];
-                if lang_conflict(lang, s) {
-                    continue;
-                }
-                best = Some((d, e.slot));
+                at = self.next[at as usize][b];
             }
         }
         let (d, slot) = best?;
@@ -385,8 +395,9 @@ impl std::hash::Hasher for KeyHasher {
     }
 }
 
-fn block(simhash: u64, b: usize) -> usize {
-    ((simhash >> (b as u32 * BLOCK_BITS)) & 0xffff) as usize
+/// Where block `b`'s bucket for `simhash` starts in `heads`.
+fn bucket(simhash: u64, b: usize) -> usize {
+    (b << BLOCK_BITS) | ((simhash >> (b as u32 * BLOCK_BITS)) & 0xffff) as usize
 }
 
 fn lang_bytes(fp: &Fingerprint) -> [u8; 3] {

@@ -1,6 +1,8 @@
 //! The `[fetch]` table: how politely and how defensively we talk HTTP.
 
 use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -28,6 +30,12 @@ pub struct FetchConfig {
     pub allow_private_addresses: bool,
     /// Longest redirect chain followed; one more is an error.
     pub max_redirects: usize,
+    /// PEM files of root certificates trusted beside the built-in ones (a corporate TLS proxy,
+    /// an internal CA). Relative paths are taken from the config file's folder.
+    pub extra_root_certificates: Vec<PathBuf>,
+    /// Host name (or `*.suffix`) -> `IP` or `IP:port`, used instead of DNS for those names,
+    /// like curl's `--resolve`. The port applies only to URLs that give none.
+    pub resolve: BTreeMap<String, String>,
 }
 
 impl Default for FetchConfig {
@@ -48,6 +56,8 @@ impl Default for FetchConfig {
             per_host_min_gap: Duration::from_secs(1),
             allow_private_addresses: false,
             max_redirects: 5,
+            extra_root_certificates: Vec::new(),
+            resolve: BTreeMap::new(),
         }
     }
 }

@@ -4,38 +4,13 @@
 //! that changes after a first check cannot slip through. IP literals in URLs never reach the
 //! resolver, so `fetch` checks those itself with `is_forbidden`.
 
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// The error a refused name yields; `fetch` finds it in the error chain to classify it.
 #[derive(Debug, thiserror::Error)]
 #[error("{host} resolves only to refused (private, loopback or link-local) addresses")]
 pub struct RefusedAddress {
     pub host: String,
-}
-
-/// A resolver that drops forbidden addresses and fails if none are left.
-pub struct GuardedResolver;
-
-impl Resolve for GuardedResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        let host = name.as_str().to_string();
-        Box::pin(async move {
-            let found: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let allowed: Vec<SocketAddr> = found
-                .iter()
-                .copied()
-                .filter(|a| !is_forbidden(a.ip()))
-                .collect();
-            if allowed.is_empty() && !found.is_empty() {
-                return Err(
-                    Box::new(RefusedAddress { host }) as Box<dyn std::error::Error + Send + Sync>
-                );
-            }
-            Ok(Box::new(allowed.into_iter()) as Addrs)
-        })
-    }
 }
 
 /// True for every address that is not plainly a public unicast address.

@@ -8,6 +8,7 @@
 mod config;
 mod guard;
 mod limits;
+mod resolve;
 
 pub use config::FetchConfig;
 pub use guard::is_forbidden;
@@ -127,6 +128,9 @@ pub enum FetchError {
     Body { url: Url, detail: String },
     #[error("building the HTTP client failed: {0}")]
     Client(String),
+    /// A `[fetch] extra_root_certificates` file that cannot be read or holds no certificate.
+    #[error("[fetch] extra_root_certificates: {path}: {detail}")]
+    RootCertificate { path: String, detail: String },
 }
 
 impl FetchError {
@@ -146,7 +150,9 @@ impl FetchError {
 
     pub fn kind(&self) -> FetchErrorKind {
         match self {
-            FetchError::InvalidUrl { .. } | FetchError::Client(_) => FetchErrorKind::InvalidUrl,
+            FetchError::InvalidUrl { .. }
+            | FetchError::Client(_)
+            | FetchError::RootCertificate { .. } => FetchErrorKind::InvalidUrl,
             FetchError::Dns { .. } => FetchErrorKind::Dns,
             FetchError::Connect { .. } => FetchErrorKind::Connect,
             FetchError::Tls { .. } => FetchErrorKind::Tls,
@@ -196,8 +202,17 @@ impl Fetcher {
             .redirect(reqwest::redirect::Policy::none())
             // A proxy would connect on our behalf and bypass the address check.
             .no_proxy();
-        if !cfg.allow_private_addresses {
-            builder = builder.dns_resolver(Arc::new(guard::GuardedResolver));
+        let overrides = resolve::Overrides::parse(&cfg.resolve)
+            .map_err(|e| FetchError::Client(e.to_string()))?;
+        if !cfg.allow_private_addresses || !overrides.is_empty() {
+            builder = builder.dns_resolver(Arc::new(resolve::Resolver {
+                overrides,
+                guard: !cfg.allow_private_addresses,
+            }));
+        }
+        let extra = root_certificates(&cfg.extra_root_certificates)?;
+        if !extra.is_empty() {
+            builder = builder.tls_certs_merge(extra);
         }
         let client = builder
             .build()
@@ -378,6 +393,30 @@ impl Fetcher {
         }
         Ok(body)
     }
+}
+
+/// Every certificate in the given PEM files, each file required to hold at least one.
+fn root_certificates(
+    paths: &[std::path::PathBuf],
+) -> Result<Vec<reqwest::Certificate>, FetchError> {
+    let mut all = Vec::new();
+    for path in paths {
+        let bad = |detail: String| FetchError::RootCertificate {
+            path: path.display().to_string(),
+            detail,
+        };
+        let pem = std::fs::read(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| bad(format!("not a PEM certificate file: {e}")))?;
+        if certs.is_empty() {
+            return Err(bad(
+                "no certificate in it (expected PEM blocks starting with -----BEGIN CERTIFICATE-----)"
+                    .into(),
+            ));
+        }
+        all.extend(certs);
+    }
+    Ok(all)
 }
 
 fn response(
