@@ -110,6 +110,10 @@ pub struct StoreConfig {
     /// What the full-text index covers: "full" (title, summary, body), "title" (title and
     /// summary) or "off". A change rebuilds the index when the writer next starts.
     pub fts: crate::store::fts::FtsMode,
+    /// PostgreSQL only: how long a daemon's claim on a feed lasts unless renewed. A daemon
+    /// that dies loses its feeds to the others this long after its last renewal.
+    #[serde(deserialize_with = "duration")]
+    pub lease_time: Duration,
 }
 
 impl Default for StoreConfig {
@@ -123,6 +127,7 @@ impl Default for StoreConfig {
             retention_days: None,
             fetch_log_days: Some(90),
             fts: crate::store::fts::FtsMode::Full,
+            lease_time: Duration::from_secs(120),
         }
     }
 }

@@ -15,6 +15,7 @@ use crate::service::backoff::{Allowance, StoreBackoff};
 use crate::service::events::{self, ArticleSource, FeedLog, PollOutcome};
 use crate::service::{health::Health, notify};
 use crate::store::feeds::{FeedRow, PollRecord};
+use crate::store::handle::{StoreWriter, WriterThread};
 use crate::store::service::UnstoredPoll;
 use crate::store::{feeds, open_read, writer::Writer};
 use std::collections::{HashMap, HashSet};
@@ -34,17 +35,15 @@ const PRUNE_EVERY: Duration = Duration::from_secs(24 * 3600);
 
 struct Parts {
     ctx: PollContext,
-    writer_thread: std::thread::JoinHandle<()>,
+    writer_thread: WriterThread,
 }
 
 async fn build(config: &Config, health: Option<Arc<Health>>) -> anyhow::Result<Parts> {
-    let (writer, writer_thread) = Writer::start(config, health)?;
-    let reconciled = writer
-        .call({
-            let feeds = config.feeds.clone();
-            move |w| feeds::reconcile(&w.conn, &feeds)
-        })
-        .await??;
+    // Opening the store blocks (and PostgreSQL's client may not run inside the runtime).
+    let cfg = config.clone();
+    let (writer, writer_thread) =
+        tokio::task::spawn_blocking(move || StoreWriter::start(&cfg, health)).await??;
+    let reconciled = writer.reconcile(config.feeds.clone()).await?;
     if reconciled != feeds::Reconciled::default() {
         tracing::info!(
             added = reconciled.added,
@@ -58,14 +57,13 @@ async fn build(config: &Config, health: Option<Arc<Health>>) -> anyhow::Result<P
 }
 
 /// The per-poll context for a config; a reload builds a new one around the same writer.
-fn context(config: &Config, writer: Writer) -> anyhow::Result<PollContext> {
+fn context(config: &Config, writer: StoreWriter) -> anyhow::Result<PollContext> {
     Ok(PollContext {
         fetcher: Fetcher::new(&config.fetch)?,
         writer,
         tagger: Tagger::load(config)?,
         schedule: config.schedule.clone(),
         max_items: config.fetch.max_items_per_poll,
-        store: (config.store.path.clone(), config.store.busy_timeout),
         in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(
             config.fetch.concurrency.max(1),
         )),
@@ -73,10 +71,7 @@ fn context(config: &Config, writer: Writer) -> anyhow::Result<PollContext> {
 }
 
 /// Stop the writer (it commits what is queued) and wait for its thread.
-async fn finish(
-    ctx: PollContext,
-    writer_thread: std::thread::JoinHandle<()>,
-) -> anyhow::Result<()> {
+async fn finish(ctx: PollContext, writer_thread: WriterThread) -> anyhow::Result<()> {
     drop(ctx);
     tokio::task::spawn_blocking(move || writer_thread.join())
         .await?
@@ -139,17 +134,42 @@ pub fn report_poll(s: &PollSummary, feedlog: &mut FeedLog, health: Option<&Healt
 /// other feeds fail.
 pub async fn poll_once(config: &Config, all: bool) -> anyhow::Result<Vec<PollSummary>> {
     let Parts { ctx, writer_thread } = build(config, None).await?;
-    let conn = open_read(&config.store.path, config.store.busy_timeout)?;
-    let due = feeds::due(&conn, &crate::store::now_ts(), all)?;
-    drop(conn);
+    // Feeds are taken a few at a time, as slots free up: on PostgreSQL each claim leases them
+    // to this process, so daemons polling the same database share the pass rather than one
+    // taking every feed at its start. (SQLite's claim returns every due feed at once.)
+    let batch = config.fetch.concurrency.max(1) * 2;
     let mut tasks = JoinSet::new();
-    for feed in due {
-        let ctx = ctx.clone();
-        tasks.spawn(async move { poll_feed(&ctx, &feed).await });
-    }
     let mut feedlog = FeedLog::default();
     let mut out = Vec::new();
-    while let Some(done) = tasks.join_next().await {
+    let mut exhausted = false;
+    // SQLite's claim is the whole pass at once.
+    let once = ctx.writer.sqlite().is_some();
+    let pass_started = crate::store::now_ts();
+    let mut seen = HashSet::new();
+    loop {
+        if !exhausted && tasks.len() < batch {
+            let (writer, started) = (ctx.writer.clone(), pass_started.clone());
+            let claimed =
+                tokio::task::spawn_blocking(move || writer.claim(all, batch, &started)).await??;
+            let mut fresh = 0;
+            for feed in claimed {
+                // A pass polls a feed once (a claim never returns a feed this pass polled, but
+                // the pass must end even if it did).
+                if !seen.insert(feed.id) {
+                    continue;
+                }
+                fresh += 1;
+                let ctx = ctx.clone();
+                tasks.spawn(async move { poll_feed(&ctx, &feed).await });
+            }
+            exhausted = once || fresh == 0;
+        }
+        let Some(done) = tasks.join_next().await else {
+            if exhausted {
+                break;
+            }
+            continue;
+        };
         let summary = done?;
         report_poll(&summary, &mut feedlog, None);
         out.push(summary);
@@ -183,13 +203,7 @@ async fn reload(config: &mut Config, ctx: &mut PollContext) {
     let result: anyhow::Result<(Config, PollContext, feeds::Reconciled)> = async {
         let new = Config::load(&path)?;
         let new_ctx = context(&new, ctx.writer.clone())?;
-        let reconciled = ctx
-            .writer
-            .call({
-                let feeds = new.feeds.clone();
-                move |w| feeds::reconcile(&w.conn, &feeds)
-            })
-            .await??;
+        let reconciled = ctx.writer.reconcile(new.feeds.clone()).await?;
         Ok((new, new_ctx, reconciled))
     }
     .await;
@@ -447,7 +461,7 @@ async fn task_failed(ctx: &PollContext, feed: &FeedRow, e: &JoinError) -> PollSu
     };
     let next =
         crate::schedule::next_poll_at(&ctx.schedule, now, &outcome, crate::schedule::jitter_unit());
-    let mut record = PollRecord {
+    let record = PollRecord {
         started_at: crate::store::ts(now),
         outcome: "error",
         error_kind: Some("internal".into()),
@@ -470,7 +484,7 @@ async fn task_failed(ctx: &PollContext, feed: &FeedRow, e: &JoinError) -> PollSu
     };
     if let Err(e) = ctx
         .writer
-        .call_grouped(move |w| w.store_poll(feed_id, &[], &[], &mut record))
+        .store_poll(feed_id, Vec::new(), Vec::new(), record, ())
         .await
     {
         tracing::debug!(feed = %feed.url, error = %e, "the failed poll task could not be recorded");
@@ -506,10 +520,11 @@ async fn start_http(
 fn start_spool(
     config: &Config,
     ctx: &PollContext,
+    writer: &Writer,
     shutdown: &CancellationToken,
 ) -> Option<JoinHandle<()>> {
     let dir = config.spool.dir.clone()?;
-    let (writer, tagger, token) = (ctx.writer.clone(), ctx.tagger.clone(), shutdown.clone());
+    let (writer, tagger, token) = (writer.clone(), ctx.tagger.clone(), shutdown.clone());
     let (every, settle, max) = (
         config.spool.scan_interval,
         config.spool.settle,
@@ -539,12 +554,8 @@ fn start_spool(
 }
 
 /// Retention, once at start and then daily, when the config asks for it.
-fn start_pruner(
-    config: &Config,
-    ctx: &PollContext,
-    shutdown: &CancellationToken,
-) -> JoinHandle<()> {
-    let (writer, token) = (ctx.writer.clone(), shutdown.clone());
+fn start_pruner(config: &Config, writer: &Writer, shutdown: &CancellationToken) -> JoinHandle<()> {
+    let (writer, token) = (writer.clone(), shutdown.clone());
     let (articles, fetches) = (config.store.retention_days, config.store.fetch_log_days);
     tokio::spawn(async move {
         loop {
@@ -598,11 +609,16 @@ pub async fn run(
         mut ctx,
         writer_thread,
     } = build(&config, Some(health.clone())).await?;
+    // The daemon's service parts (spool, retention, the fetch log of refused polls, the
+    // scheduler's reads) are SQLite's; `run` is refused on PostgreSQL before it gets here.
+    let Some(writer) = ctx.writer.sqlite().cloned() else {
+        anyhow::bail!("`newsdesk run` needs the SQLite store");
+    };
     let read = open_read(&config.store.path, config.store.busy_timeout)?;
     let feed_count = feeds::list(&read)?.iter().filter(|f| f.enabled).count();
     tracing::info!(feeds = feed_count, database = %config.store.path.display(), "newsdesk running");
-    let spool = start_spool(&config, &ctx, &shutdown);
-    let pruner = start_pruner(&config, &ctx, &shutdown);
+    let spool = start_spool(&config, &ctx, &writer, &shutdown);
+    let pruner = start_pruner(&config, &writer, &shutdown);
 
     let mut polls = Polls::default();
     let mut ready = false;
@@ -610,12 +626,12 @@ pub async fn run(
     let mut next_tick = Instant::now();
     loop {
         polls.start_due(&read, &ctx);
-        polls.record_unstored(&ctx.writer);
+        polls.record_unstored(&writer);
         if Instant::now() >= next_tick {
             tick(
                 &read,
                 &health,
-                &ctx.writer,
+                &writer,
                 polls.last_poll,
                 &mut counts_failing,
             );
@@ -644,6 +660,7 @@ pub async fn run(
     join_helper("retention", Some(pruner)).await;
     join_helper("http", http).await;
     drop(read);
+    drop(writer);
     finish(ctx, writer_thread).await?;
     tracing::info!("stopped");
     Ok(())

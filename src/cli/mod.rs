@@ -239,14 +239,14 @@ fn sqlite_only(command: &Command) -> Option<String> {
         Command::Search(_)
         | Command::Show { .. }
         | Command::Status
+        | Command::Poll { .. }
+        | Command::Ingest { .. }
         | Command::CheckConfig
         | Command::Tags { counts: false }
         | Command::Eval { .. }
         | Command::Train { .. } => return None,
         Command::Db { command } => return db::sqlite_only(command),
         Command::Run => "run",
-        Command::Poll { .. } => "poll",
-        Command::Ingest { .. } => "ingest",
         Command::Tags { counts: true } => "tags --counts",
         Command::Retag { .. } => "retag",
         Command::Dedupe { .. } => "dedupe",

@@ -253,10 +253,13 @@ fn top_features(evidence: &serde_json::Value) -> String {
 }
 
 pub fn status(config: &Config, json: bool) -> anyhow::Result<u8> {
-    let s = match &config.store.url {
-        Some(url) => crate::store::pg::migrate::open_read(url)
-            .and_then(|mut c| crate::store::pg::read::status(&mut c))?,
-        None => read::status(&reader(config)?)?,
+    let (s, daemons) = match &config.store.url {
+        Some(url) => {
+            let mut c = crate::store::pg::migrate::open_read(url)?;
+            let s = crate::store::pg::read::status(&mut c)?;
+            (s, Some(crate::store::pg::feeds::live_daemons(&mut c)?))
+        }
+        None => (read::status(&reader(config)?)?, None),
     };
     // What only the running daemon knows (a store refusing writes cannot say so in itself).
     let daemon = config
@@ -267,6 +270,9 @@ pub fn status(config: &Config, json: bool) -> anyhow::Result<u8> {
         let mut v = serde_json::to_value(&s)?;
         if let (Some(problems), Some(obj)) = (&daemon, v.as_object_mut()) {
             obj.insert("daemon_problems".into(), serde_json::json!(problems));
+        }
+        if let (Some(daemons), Some(obj)) = (&daemons, v.as_object_mut()) {
+            obj.insert("daemons".into(), serde_json::json!(daemons));
         }
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(0);
@@ -320,6 +326,20 @@ pub fn status(config: &Config, json: bool) -> anyhow::Result<u8> {
     ];
     for p in daemon.iter().flatten() {
         rows.push(vec!["daemon".into(), p.clone()]);
+    }
+    if let Some(daemons) = &daemons {
+        if daemons.is_empty() {
+            rows.push(vec!["daemons".into(), "none alive".into()]);
+        }
+        for d in daemons {
+            rows.push(vec![
+                "daemons".into(),
+                format!(
+                    "{} (since {}, last seen {}): {} feeds leased",
+                    d.id, d.started_at, d.heartbeat_at, d.leases
+                ),
+            ]);
+        }
     }
     for e in &s.top_errors {
         rows.push(vec![

@@ -7,11 +7,18 @@ use super::super::StoreError;
 use postgres::Client;
 
 /// (version, name, SQL), in order.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "0001_initial",
-    include_str!("../../../migrations/postgres/0001_initial.sql"),
-)];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "0001_initial",
+        include_str!("../../../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        "0002_leases",
+        include_str!("../../../migrations/postgres/0002_leases.sql"),
+    ),
+];
 
 /// The newest version this binary knows.
 pub fn latest() -> i64 {
@@ -55,16 +62,19 @@ pub fn migrate(client: &mut Client, url: &str) -> Result<Vec<i64>, StoreError> {
 }
 
 fn apply(client: &mut Client, url: &str) -> Result<Vec<i64>, StoreError> {
-    client
-        .batch_execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (
-                version    bigint PRIMARY KEY,
-                name       text NOT NULL,
-                applied_at text NOT NULL
-            )",
-        )
-        .map_err(sql)?;
     let current = schema_version(client)?;
+    if current == 0 {
+        // Checked first (under the lock): IF NOT EXISTS would log a server notice every start.
+        client
+            .batch_execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version    bigint PRIMARY KEY,
+                    name       text NOT NULL,
+                    applied_at text NOT NULL
+                )",
+            )
+            .map_err(sql)?;
+    }
     check_not_newer(current, url)?;
     let mut applied = Vec::new();
     for &(version, name, text) in MIGRATIONS.iter().filter(|m| m.0 > current) {

@@ -3,13 +3,16 @@
 //! code uses rusqlite: a blocking connection per command (and, for writes, per writer
 //! thread), never inside the async runtime.
 //!
-//! What runs on PostgreSQL so far: `db migrate`, `db copy --to` (from SQLite), `status`,
-//! `search` and `show`. Commands that write articles or poll feeds still need SQLite; with a
-//! `url` they stop with an error that says so (see `crate::store::Backend::sqlite_only`).
+//! What runs on PostgreSQL so far: `poll --once` (several processes sharing the feeds through
+//! leases), `ingest`, `db migrate`, `db copy --to` (from SQLite), `status`, `search` and
+//! `show`; the rest stop with an error that says so (`cli::sqlite_only`).
 
 pub mod copy;
+pub mod feeds;
 pub mod migrate;
 pub mod read;
+pub mod write;
+pub mod writer;
 
 use super::StoreError;
 use std::str::FromStr;
