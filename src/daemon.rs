@@ -58,8 +58,17 @@ async fn build(config: &Config, health: Option<Arc<Health>>) -> anyhow::Result<P
 
 /// The per-poll context for a config; a reload builds a new one around the same writer.
 fn context(config: &Config, writer: StoreWriter) -> anyhow::Result<PollContext> {
+    let mut fetcher = Fetcher::new(&config.fetch)?;
+    if let StoreWriter::Postgres(pg) = &writer {
+        // Daemons sharing the store share the hosts' slots and gaps too. A slot outlives the
+        // longest request (every hop within `timeout`) with room to spare.
+        fetcher = fetcher.with_shared_hosts(Arc::new(crate::store::pg::hosts::PgHosts {
+            writer: pg.clone(),
+            slot_lease: config.fetch.timeout * 2 + Duration::from_secs(10),
+        }));
+    }
     Ok(PollContext {
-        fetcher: Fetcher::new(&config.fetch)?,
+        fetcher,
         writer,
         tagger: Tagger::load(config)?,
         schedule: config.schedule.clone(),

@@ -353,3 +353,37 @@ fn wire_copies_polled_by_two_daemons_at_once_are_one_story() {
         assert_ne!(g.get(*x), g.get(*y), "{x} and {y} are different articles");
     }
 }
+
+#[test]
+fn per_host_gap_and_slots_hold_across_daemons() {
+    let Some(db) = pg::database("politeness") else {
+        return;
+    };
+    let server = FeedServer::start();
+    let paths = farm(&server, 8, 3);
+    // One host (the test server), one request at a time, a second apart: for both daemons
+    // together, not each.
+    let sb = sandbox(&db, &server, &paths, "concurrency = 1", "");
+    let text = std::fs::read_to_string(sb.config())
+        .unwrap()
+        .replace("per_host_min_gap = \"0s\"", "per_host_min_gap = \"1s\"")
+        .replace("per_host_concurrency = 8", "per_host_concurrency = 1");
+    std::fs::write(sb.config(), text).unwrap();
+    sb.run_ok(&["db", "migrate"]);
+    let (a, b) = (spawn_poll(&sb), spawn_poll(&sb));
+    let (a, b) = (polled(a), polled(b));
+    assert_eq!(a.len() + b.len(), 8);
+    assert!(!a.is_empty() && !b.is_empty(), "{a:?} {b:?}");
+    let times = server.arrival_times.lock().unwrap().clone();
+    assert_eq!(times.len(), 8);
+    for w in times.windows(2) {
+        let gap = w[1] - w[0];
+        // The gap is booked in the database between request starts; the request reaches the
+        // server a moment later, so allow a little jitter.
+        assert!(
+            gap >= Duration::from_millis(900),
+            "two requests to one host {gap:?} apart"
+        );
+    }
+    assert_eq!(db.count("SELECT count(*) FROM host_slots"), 0);
+}

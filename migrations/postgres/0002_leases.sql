@@ -24,3 +24,21 @@ CREATE TABLE feed_leases (
     expires_at  timestamptz NOT NULL
 );
 CREATE INDEX feed_leases_owner ON feed_leases(owner);
+
+-- Per-host politeness across daemons (`[fetch] per_host_concurrency`, `per_host_min_gap`):
+-- hosts.next_start is when the next request to the host may start, booked atomically by
+-- whichever daemon asks (the row lock orders them); host_slots are the requests in flight,
+-- at most per_host_concurrency per host, each expiring so that a dead daemon's slots free
+-- themselves.
+CREATE TABLE hosts (
+    host        text PRIMARY KEY,
+    next_start  timestamptz NOT NULL
+);
+
+CREATE TABLE host_slots (
+    host        text NOT NULL,
+    slot        integer NOT NULL,
+    owner       text NOT NULL,
+    expires_at  timestamptz NOT NULL,
+    PRIMARY KEY (host, slot)
+);

@@ -8,6 +8,7 @@
 mod config;
 mod guard;
 mod limits;
+pub use limits::SharedHosts;
 
 pub use config::FetchConfig;
 pub use guard::is_forbidden;
@@ -215,6 +216,12 @@ impl Fetcher {
 
     pub fn config(&self) -> &FetchConfig {
         &self.cfg
+    }
+
+    /// Hold the per-host limits across every process sharing `shared` as well.
+    pub fn with_shared_hosts(mut self, shared: Arc<dyn SharedHosts>) -> Self {
+        self.limits = self.limits.with_shared(shared);
+        self
     }
 
     /// Fetch one feed URL, following up to `max_redirects` redirects.

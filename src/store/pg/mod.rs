@@ -9,6 +9,7 @@
 
 pub mod copy;
 pub mod feeds;
+pub mod hosts;
 pub mod migrate;
 pub mod read;
 pub mod write;
