@@ -20,11 +20,14 @@ pub fn reconcile(client: &mut Client, feeds: &[FeedConfig]) -> Result<Reconciled
         let labels = serde_json::to_string(&f.tags).unwrap_or_else(|_| "[]".into());
         let interval = f.interval.map(|d| d.as_secs() as i64);
         let full_text = i16::from(f.full_text);
+        // Only a URL not there yet is inserted (a conflicting insert would spend an id on
+        // every start); ON CONFLICT settles two daemons starting at once.
         let inserted = tx
             .query_opt(
                 "INSERT INTO feeds (url, kind, title, interval_secs, full_text, labels, origin)
                  SELECT $1, 'feed', $2, $3, $4, $5, 'config'
-                  WHERE NOT EXISTS (SELECT 1 FROM feed_url_history h JOIN feeds f ON f.id = h.feed_id
+                  WHERE NOT EXISTS (SELECT 1 FROM feeds WHERE url = $1)
+                    AND NOT EXISTS (SELECT 1 FROM feed_url_history h JOIN feeds f ON f.id = h.feed_id
                                      WHERE h.old_url = $1 AND f.kind = 'feed')
                  ON CONFLICT (url) DO NOTHING RETURNING id",
                 &[&f.url.as_str(), &f.title, &interval, &full_text, &labels],

@@ -243,17 +243,22 @@ fn catch_up(
 }
 
 /// The pseudo-feed local files are sighted from (created once, whichever process first needs it).
+/// Looked up before inserting: an `INSERT ... ON CONFLICT` that conflicts still takes an id
+/// from the sequence, and ids would skip with every batch.
 pub fn local_feed_id(tx: &mut Transaction, name: &str, title: &str) -> Result<i64, StoreError> {
     let url = format!("local:{name}");
+    let find = "SELECT id FROM feeds WHERE url = $1";
+    if let Some(id) = first_id(tx, find, &[&url])? {
+        return Ok(id);
+    }
     tx.execute(
         "INSERT INTO feeds (url, kind, title, origin) VALUES ($1, 'local', $2, 'local')
          ON CONFLICT (url) DO NOTHING",
         &[&url, &title],
     )
     .map_err(sql)?;
-    tx.query_one("SELECT id FROM feeds WHERE url = $1", &[&url])
-        .and_then(|r| r.try_get(0))
-        .map_err(sql)
+    first_id(tx, find, &[&url])?
+        .ok_or_else(|| StoreError::Pg(format!("the pseudo-feed {url} vanished")))
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -409,22 +414,35 @@ fn store_item(
             ItemOutcome::New(id)
         }
     };
-    tx.execute(
-        "INSERT INTO sightings (article_id, feed_id, guid, url, seen_at, last_seen_at, item_hash)
-         VALUES ($1, $2, $3, $4, $5, $5, $6)
-         ON CONFLICT (article_id, feed_id, guid) DO UPDATE SET last_seen_at = excluded.last_seen_at,
-             url = coalesce(excluded.url, sightings.url),
-             item_hash = coalesce(excluded.item_hash, sightings.item_hash)",
-        &[
-            &result.article_id(),
-            &feed_id,
-            &item.guid,
-            &a.url,
-            &now,
-            &item.item_hash,
-        ],
-    )
-    .map_err(sql)?;
+    // Update first: a conflicting upsert would take a sighting id from the sequence for
+    // nothing on every repeat. The unique key still decides a race.
+    let sighting: [&(dyn postgres::types::ToSql + Sync); 6] = [
+        &result.article_id(),
+        &feed_id,
+        &item.guid,
+        &a.url,
+        &now,
+        &item.item_hash,
+    ];
+    let updated = tx
+        .execute(
+            "UPDATE sightings SET last_seen_at = $5, url = coalesce($4, url),
+                    item_hash = coalesce($6, item_hash)
+              WHERE article_id = $1 AND feed_id = $2 AND guid = $3",
+            &sighting,
+        )
+        .map_err(sql)?;
+    if updated == 0 {
+        tx.execute(
+            "INSERT INTO sightings (article_id, feed_id, guid, url, seen_at, last_seen_at, item_hash)
+             VALUES ($1, $2, $3, $4, $5, $5, $6)
+             ON CONFLICT (article_id, feed_id, guid) DO UPDATE SET last_seen_at = excluded.last_seen_at,
+                 url = coalesce(excluded.url, sightings.url),
+                 item_hash = coalesce(excluded.item_hash, sightings.item_hash)",
+            &sighting,
+        )
+        .map_err(sql)?;
+    }
     Ok((result, near_dup))
 }
 
@@ -540,16 +558,28 @@ fn insert_tag_rows(
         let tag_id = match tag_ids.get(&key) {
             Some(id) => *id,
             None => {
-                let id: i64 = tx
-                    .query_one(
-                        "INSERT INTO tags (kind, slug, label, code) VALUES ($1, $2, $3, $4)
-                         ON CONFLICT (kind, slug) DO UPDATE SET label = excluded.label,
-                             code = coalesce(excluded.code, tags.code)
-                         RETURNING id",
-                        &[&t.kind, &t.slug, &t.label, &t.code],
-                    )
-                    .and_then(|r| r.try_get(0))
-                    .map_err(sql)?;
+                // Update first, as the sightings: a conflicting upsert spends an id.
+                let tag: [&(dyn postgres::types::ToSql + Sync); 4] =
+                    [&t.kind, &t.slug, &t.label, &t.code];
+                let existing = first_id(
+                    tx,
+                    "UPDATE tags SET label = $3, code = coalesce($4, code)
+                      WHERE kind = $1 AND slug = $2 RETURNING id",
+                    &tag,
+                )?;
+                let id: i64 = match existing {
+                    Some(id) => id,
+                    None => tx
+                        .query_one(
+                            "INSERT INTO tags (kind, slug, label, code) VALUES ($1, $2, $3, $4)
+                             ON CONFLICT (kind, slug) DO UPDATE SET label = excluded.label,
+                                 code = coalesce(excluded.code, tags.code)
+                             RETURNING id",
+                            &tag,
+                        )
+                        .and_then(|r| r.try_get(0))
+                        .map_err(sql)?,
+                };
                 tag_ids.insert(key, id);
                 id
             }
