@@ -17,7 +17,7 @@ use crate::service::{health::Health, notify};
 use crate::store::feeds::{FeedRow, PollRecord};
 use crate::store::handle::{StoreWriter, WriterThread};
 use crate::store::service::UnstoredPoll;
-use crate::store::{feeds, open_read, writer::Writer};
+use crate::store::{feeds, open_read};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -268,16 +268,16 @@ fn warn_restart_needed(old: &Config, new: &Config) {
 /// line systemd shows, and the feed-state gauges. `counts_failing` remembers whether the last
 /// feed-state query failed, so a broken query warns once, not every tick.
 fn tick(
-    read: &rusqlite::Connection,
+    counts: Result<feeds::StateCounts, crate::store::StoreError>,
     health: &Health,
-    writer: &Writer,
+    writer: &StoreWriter,
     last_poll: Option<Instant>,
     counts_failing: &mut bool,
 ) {
     health.scheduler_tick();
     health.set_writer_queue_depth(writer.queue_depth());
     notified(notify::watchdog());
-    match crate::store::feeds::state_counts(read) {
+    match counts {
         Ok(s) => {
             if std::mem::take(counts_failing) {
                 tracing::info!("feed states readable again");
@@ -337,11 +337,7 @@ const MAX_UNSTORED: usize = 10_000;
 impl Polls {
     /// Start a poll for each due feed not already in flight, or only a probe (or nothing)
     /// while the store refuses writes.
-    fn start_due(&mut self, read: &rusqlite::Connection, ctx: &PollContext) {
-        let due = feeds::due(read, &crate::store::now_ts(), false).unwrap_or_else(|e| {
-            tracing::error!(error = %e, "cannot read the feed schedule");
-            Vec::new()
-        });
+    fn start_due(&mut self, due: Vec<FeedRow>, ctx: &PollContext) {
         let mut due: Vec<FeedRow> = due
             .into_iter()
             .filter(|f| !self.in_flight.contains(&f.id))
@@ -403,7 +399,7 @@ impl Polls {
 
     /// Once the store takes writes again, write the polls it refused into the fetch log: the
     /// outage could not record itself while it lasted.
-    fn record_unstored(&mut self, writer: &Writer) {
+    fn record_unstored(&mut self, writer: &StoreWriter) {
         if self.unstored.is_empty() || writer.store_failing() {
             return;
         }
@@ -411,10 +407,7 @@ impl Polls {
         let writer = writer.clone();
         tokio::spawn(async move {
             let n = polls.len();
-            match writer
-                .call_grouped(move |w| crate::store::service::record_unstored(&w.conn, &polls))
-                .await
-            {
+            match writer.record_unstored(polls).await {
                 Ok(written) => {
                     tracing::info!(
                         polls = written,
@@ -529,7 +522,7 @@ async fn start_http(
 fn start_spool(
     config: &Config,
     ctx: &PollContext,
-    writer: &Writer,
+    writer: &StoreWriter,
     shutdown: &CancellationToken,
 ) -> Option<JoinHandle<()>> {
     let dir = config.spool.dir.clone()?;
@@ -563,25 +556,26 @@ fn start_spool(
 }
 
 /// Retention, once at start and then daily, when the config asks for it.
-fn start_pruner(config: &Config, writer: &Writer, shutdown: &CancellationToken) -> JoinHandle<()> {
+fn start_pruner(
+    config: &Config,
+    writer: &StoreWriter,
+    shutdown: &CancellationToken,
+) -> JoinHandle<()> {
     let (writer, token) = (writer.clone(), shutdown.clone());
     let (articles, fetches) = (config.store.retention_days, config.store.fetch_log_days);
     tokio::spawn(async move {
         loop {
             if articles.is_some() || fetches.is_some() {
-                match writer
-                    .call(move |w| crate::store::prune::prune(&mut w.conn, articles, fetches))
-                    .await
-                {
-                    Ok(Ok(p)) if p != Default::default() => {
+                match writer.prune(articles, fetches).await {
+                    Ok(p) if p != Default::default() => {
                         tracing::info!(
                             articles = p.articles,
                             fetches = p.fetches,
                             "retention applied"
                         )
                     }
-                    Ok(Ok(_)) => {}
-                    Ok(Err(e)) | Err(e) => {
+                    Ok(_) => {}
+                    Err(e) => {
                         tracing::warn!(error = %e, "retention pass failed; retried tomorrow")
                     }
                 }
@@ -604,6 +598,50 @@ async fn join_helper(name: &str, task: Option<JoinHandle<()>>) {
     }
 }
 
+/// The feeds due now: on SQLite from the read connection; on PostgreSQL claimed (leased to
+/// this daemon) a few at a time, as `poll --once` does, skipping feeds other daemons hold.
+async fn due_feeds(read: &Option<rusqlite::Connection>, ctx: &PollContext) -> Vec<FeedRow> {
+    let due = match read {
+        Some(conn) => feeds::due(conn, &crate::store::now_ts(), false),
+        None => {
+            let writer = ctx.writer.clone();
+            let limit = ctx.fetcher.config().concurrency.max(1) * 2;
+            let now = crate::store::now_ts();
+            tokio::task::spawn_blocking(move || writer.claim(false, limit, &now))
+                .await
+                .unwrap_or_else(|e| {
+                    Err(crate::store::StoreError::NotCommitted(format!(
+                        "claim task failed: {e}"
+                    )))
+                })
+        }
+    };
+    due.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "cannot read the feed schedule");
+        Vec::new()
+    })
+}
+
+/// Feeds by state, from the read connection or the PostgreSQL pool.
+async fn feed_counts(
+    read: &Option<rusqlite::Connection>,
+    writer: &StoreWriter,
+) -> Result<feeds::StateCounts, crate::store::StoreError> {
+    match read {
+        Some(conn) => feeds::state_counts(conn),
+        None => {
+            let writer = writer.clone();
+            tokio::task::spawn_blocking(move || writer.state_counts())
+                .await
+                .unwrap_or_else(|e| {
+                    Err(crate::store::StoreError::NotCommitted(format!(
+                        "state count task failed: {e}"
+                    )))
+                })
+        }
+    }
+}
+
 /// The daemon: poll feeds as they come due and scan the spool until `shutdown` fires;
 /// `reload_requests` (SIGHUP) re-reads the config.
 pub async fn run(
@@ -618,14 +656,21 @@ pub async fn run(
         mut ctx,
         writer_thread,
     } = build(&config, Some(health.clone())).await?;
-    // The daemon's service parts (spool, retention, the fetch log of refused polls, the
-    // scheduler's reads) are SQLite's; `run` is refused on PostgreSQL before it gets here.
-    let Some(writer) = ctx.writer.sqlite().cloned() else {
-        anyhow::bail!("`newsdesk run` needs the SQLite store");
+    // The scheduler's reads: SQLite's read connection, or PostgreSQL's claims (which lease
+    // the feeds to this daemon and renew its leases and heartbeat at every look).
+    let read = match &ctx.writer {
+        StoreWriter::Sqlite { .. } => {
+            Some(open_read(&config.store.path, config.store.busy_timeout)?)
+        }
+        StoreWriter::Postgres(_) => None,
     };
-    let read = open_read(&config.store.path, config.store.busy_timeout)?;
-    let feed_count = feeds::list(&read)?.iter().filter(|f| f.enabled).count();
-    tracing::info!(feeds = feed_count, database = %config.store.path.display(), "newsdesk running");
+    let writer = ctx.writer.clone();
+    let feed_count = feed_counts(&read, &writer).await?.enabled();
+    let database = match &config.store.url {
+        Some(url) => crate::store::pg::redact(url),
+        None => config.store.path.display().to_string(),
+    };
+    tracing::info!(feeds = feed_count, database = %database, "newsdesk running");
     let spool = start_spool(&config, &ctx, &writer, &shutdown);
     let pruner = start_pruner(&config, &writer, &shutdown);
 
@@ -634,11 +679,12 @@ pub async fn run(
     let mut counts_failing = false;
     let mut next_tick = Instant::now();
     loop {
-        polls.start_due(&read, &ctx);
+        let due = due_feeds(&read, &ctx).await;
+        polls.start_due(due, &ctx);
         polls.record_unstored(&writer);
         if Instant::now() >= next_tick {
             tick(
-                &read,
+                feed_counts(&read, &writer).await,
                 &health,
                 &writer,
                 polls.last_poll,

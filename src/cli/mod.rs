@@ -239,6 +239,7 @@ fn sqlite_only(command: &Command) -> Option<String> {
         Command::Search(_)
         | Command::Show { .. }
         | Command::Status
+        | Command::Run
         | Command::Poll { .. }
         | Command::Ingest { .. }
         | Command::CheckConfig
@@ -246,7 +247,6 @@ fn sqlite_only(command: &Command) -> Option<String> {
         | Command::Eval { .. }
         | Command::Train { .. } => return None,
         Command::Db { command } => return db::sqlite_only(command),
-        Command::Run => "run",
         Command::Tags { counts: true } => "tags --counts",
         Command::Retag { .. } => "retag",
         Command::Dedupe { .. } => "dedupe",

@@ -180,3 +180,58 @@ impl StoreWriter {
         }
     }
 }
+
+impl StoreWriter {
+    /// Jobs waiting for the writer (SQLite's queue; PostgreSQL reports none).
+    pub fn queue_depth(&self) -> usize {
+        self.sqlite().map_or(0, Writer::queue_depth)
+    }
+
+    /// Retention now: articles and poll records older than the configured days.
+    pub async fn prune(
+        &self,
+        articles: Option<u32>,
+        fetches: Option<u32>,
+    ) -> Result<super::prune::Pruned, StoreError> {
+        match self {
+            StoreWriter::Sqlite { writer, .. } => {
+                writer
+                    .call(move |w| super::prune::prune(&mut w.conn, articles, fetches))
+                    .await?
+            }
+            StoreWriter::Postgres(pg) => {
+                pg.call(move |w| super::pg::feeds::prune(&mut w.client, articles, fetches))
+                    .await
+            }
+        }
+    }
+
+    /// Record polls the store refused when they ran.
+    pub async fn record_unstored(
+        &self,
+        polls: Vec<super::service::UnstoredPoll>,
+    ) -> Result<usize, StoreError> {
+        match self {
+            StoreWriter::Sqlite { writer, .. } => {
+                writer
+                    .call_grouped(move |w| super::service::record_unstored(&w.conn, &polls))
+                    .await
+            }
+            StoreWriter::Postgres(pg) => {
+                pg.call(move |w| super::pg::feeds::record_unstored(&mut w.client, &polls))
+                    .await
+            }
+        }
+    }
+
+    /// Feeds by state, for the daemon's gauges and status line. Blocking.
+    pub fn state_counts(&self) -> Result<super::feeds::StateCounts, StoreError> {
+        match self {
+            StoreWriter::Sqlite {
+                path, busy_timeout, ..
+            } => super::open_read(path, *busy_timeout)
+                .and_then(|conn| super::feeds::state_counts(&conn)),
+            StoreWriter::Postgres(pg) => pg.read(super::pg::feeds::state_counts),
+        }
+    }
+}

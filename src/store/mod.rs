@@ -61,7 +61,7 @@ pub enum StoreError {
         cause: String,
     },
     /// The command has no PostgreSQL implementation yet; the store's url is set.
-    #[error("`newsdesk {command}` does not run on a PostgreSQL store yet (`[store] url` is set); on PostgreSQL, newsdesk runs: poll --once, ingest, db migrate, db copy, status, search, show")]
+    #[error("`newsdesk {command}` does not run on a PostgreSQL store yet (`[store] url` is set); on PostgreSQL, newsdesk runs: run, poll --once, ingest, db migrate, db copy, status, search, show")]
     SqliteOnly { command: String },
     #[error("database setting {key} has the value {value:?}, which this newsdesk does not know")]
     BadSetting { key: &'static str, value: String },

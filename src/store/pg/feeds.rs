@@ -270,3 +270,86 @@ pub fn live_daemons(client: &mut Client) -> Result<Vec<DaemonRow>, StoreError> {
         })
         .collect()
 }
+
+/// Feeds by state, as `store::feeds::state_counts` (the same rule, in SQL).
+pub fn state_counts(client: &mut Client) -> Result<super::super::feeds::StateCounts, StoreError> {
+    let r = client
+        .query_one(
+            "SELECT count(*) FILTER (WHERE enabled = 1 AND consecutive_errors = 0 AND last_polled_at IS NULL),
+                    count(*) FILTER (WHERE enabled = 1 AND consecutive_errors = 0 AND last_polled_at IS NOT NULL),
+                    count(*) FILTER (WHERE enabled = 1 AND consecutive_errors > 0),
+                    count(*) FILTER (WHERE enabled = 0)
+               FROM feeds WHERE kind = 'feed'",
+            &[],
+        )
+        .map_err(sql)?;
+    let n =
+        |i| -> Result<u64, StoreError> { Ok(r.try_get::<_, i64>(i).map_err(sql)?.max(0) as u64) };
+    Ok(super::super::feeds::StateCounts {
+        new: n(0)?,
+        ok: n(1)?,
+        failing: n(2)?,
+        disabled: n(3)?,
+    })
+}
+
+/// Polls the store could not take when they ran, as failed `fetches` rows (as
+/// `store::service::record_unstored`).
+pub fn record_unstored(
+    client: &mut Client,
+    polls: &[super::super::service::UnstoredPoll],
+) -> Result<usize, StoreError> {
+    let mut written = 0;
+    for p in polls {
+        written += client
+            .execute(
+                "INSERT INTO fetches (feed_id, started_at, duration_ms, outcome, error_kind, error)
+                 SELECT $1, $2, 0, 'error', 'store', $3 WHERE EXISTS (SELECT 1 FROM feeds WHERE id = $1)",
+                &[&p.feed_id, &p.started_at, &p.error],
+            )
+            .map_err(sql)? as usize;
+    }
+    Ok(written)
+}
+
+/// Retention (as `store::prune::prune`): articles and poll records older than the configured
+/// days, in chunks; sightings, tags, revisions, fingerprints and the index rows go with their
+/// article by the foreign keys' cascades.
+pub fn prune(
+    client: &mut Client,
+    article_days: Option<u32>,
+    fetch_days: Option<u32>,
+) -> Result<super::super::prune::Pruned, StoreError> {
+    const CHUNK: i64 = 2000;
+    let cutoff =
+        |days: u32| super::super::ts(chrono::Utc::now() - chrono::Duration::days(i64::from(days)));
+    let mut out = super::super::prune::Pruned::default();
+    for (days, sql_text, counter) in [
+        (
+            article_days,
+            "DELETE FROM articles WHERE id IN (
+                 SELECT id FROM articles WHERE coalesce(published_at, first_seen_at) < $1 LIMIT $2)",
+            0,
+        ),
+        (
+            fetch_days,
+            "DELETE FROM fetches WHERE id IN (SELECT id FROM fetches WHERE started_at < $1 LIMIT $2)",
+            1,
+        ),
+    ] {
+        let Some(days) = days else { continue };
+        let before = cutoff(days);
+        loop {
+            let n = client.execute(sql_text, &[&before, &CHUNK]).map_err(sql)?;
+            if counter == 0 {
+                out.articles += n;
+            } else {
+                out.fetches += n;
+            }
+            if (n as i64) < CHUNK {
+                break;
+            }
+        }
+    }
+    Ok(out)
+}

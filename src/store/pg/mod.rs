@@ -3,8 +3,8 @@
 //! code uses rusqlite: a blocking connection per command (and, for writes, per writer
 //! thread), never inside the async runtime.
 //!
-//! What runs on PostgreSQL so far: `poll --once` (several processes sharing the feeds through
-//! leases), `ingest`, `db migrate`, `db copy --to` (from SQLite), `status`, `search` and
+//! What runs on PostgreSQL so far: `run` and `poll --once` (several processes sharing the
+//! feeds through leases), `ingest`, `db migrate`, `db copy --to` (from SQLite), `status`, `search` and
 //! `show`; the rest stop with an error that says so (`cli::sqlite_only`).
 
 pub mod copy;
