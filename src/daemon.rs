@@ -142,6 +142,9 @@ pub fn report_poll(s: &PollSummary, feedlog: &mut FeedLog, health: Option<&Healt
 /// fetch limits, and return what each poll did. Items that were fetched are stored even when
 /// other feeds fail.
 pub async fn poll_once(config: &Config, all: bool) -> anyhow::Result<Vec<PollSummary>> {
+    // The pass begins when the command starts, before it waits for the store: with `--all`,
+    // feeds another process polled since then are not polled again.
+    let pass_started = crate::store::now_ts();
     let Parts { ctx, writer_thread } = build(config, None).await?;
     // Feeds are taken a few at a time, as slots free up: on PostgreSQL each claim leases them
     // to this process, so daemons polling the same database share the pass rather than one
@@ -153,7 +156,6 @@ pub async fn poll_once(config: &Config, all: bool) -> anyhow::Result<Vec<PollSum
     let mut exhausted = false;
     // SQLite's claim is the whole pass at once.
     let once = ctx.writer.sqlite().is_some();
-    let pass_started = crate::store::now_ts();
     let mut seen = HashSet::new();
     loop {
         if !exhausted && tasks.len() < batch {

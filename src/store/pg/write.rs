@@ -17,7 +17,8 @@ use super::super::write::{BatchOutcome, ItemOutcome, NewItem, Source, TagSet};
 use super::super::{now_ts, ts, StoreError};
 use crate::dedupe::{DedupeConfig, Fingerprint, NearDupIndex};
 use crate::model::Article;
-use postgres::{Client, Transaction};
+use postgres::types::ToSql;
+use postgres::{Client, Row, Statement};
 use std::collections::HashMap;
 
 /// Bodies shorter than this many words are too generic for the content hash to prove
@@ -41,6 +42,67 @@ pub struct PgState {
     dedupe: DedupeConfig,
     /// This process's name in `feed_leases` and `daemons`.
     pub owner: String,
+    /// The write path's statements, prepared once per connection: prepared per call, the
+    /// server parsed and planned every statement of every item again (most of its CPU in a
+    /// cold poll).
+    statements: HashMap<&'static str, Statement>,
+}
+
+/// A write transaction whose statements come from the connection's cache.
+pub struct Tx<'a> {
+    tx: postgres::Transaction<'a>,
+    statements: &'a mut HashMap<&'static str, Statement>,
+}
+
+impl<'a> Tx<'a> {
+    fn statement(&mut self, query: &'static str) -> Result<Statement, postgres::Error> {
+        if let Some(s) = self.statements.get(query) {
+            return Ok(s.clone());
+        }
+        let s = self.tx.prepare(query)?;
+        self.statements.insert(query, s.clone());
+        Ok(s)
+    }
+
+    pub fn execute(
+        &mut self,
+        query: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, postgres::Error> {
+        let s = self.statement(query)?;
+        self.tx.execute(&s, params)
+    }
+
+    pub fn query(
+        &mut self,
+        query: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, postgres::Error> {
+        let s = self.statement(query)?;
+        self.tx.query(&s, params)
+    }
+
+    pub fn query_one(
+        &mut self,
+        query: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Row, postgres::Error> {
+        let s = self.statement(query)?;
+        self.tx.query_one(&s, params)
+    }
+
+    pub fn query_opt(
+        &mut self,
+        query: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, postgres::Error> {
+        let s = self.statement(query)?;
+        self.tx.query_opt(&s, params)
+    }
+
+    fn commit(self) -> Result<(), postgres::Error> {
+        self.tx.commit()
+    }
 }
 
 impl PgState {
@@ -51,6 +113,7 @@ impl PgState {
             near: None,
             dedupe: dedupe.clone(),
             owner,
+            statements: HashMap::new(),
         }
     }
 
@@ -106,8 +169,12 @@ impl PgState {
             near,
             dedupe,
             owner,
+            statements,
         } = self;
-        let mut tx = client.transaction().map_err(sql)?;
+        let mut tx = Tx {
+            tx: client.transaction().map_err(sql)?,
+            statements,
+        };
         if !items.is_empty() {
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
                 .map_err(sql)?;
@@ -187,7 +254,7 @@ impl PgState {
 /// daemons, or all of them on the first batch). Runs under the write lock, so no article
 /// with a smaller id can still commit later.
 fn catch_up(
-    tx: &mut Transaction,
+    tx: &mut Tx,
     dedupe: &DedupeConfig,
     mut index: NearDupIndex,
     seen: i64,
@@ -245,7 +312,7 @@ fn catch_up(
 /// The pseudo-feed local files are sighted from (created once, whichever process first needs it).
 /// Looked up before inserting: an `INSERT ... ON CONFLICT` that conflicts still takes an id
 /// from the sequence, and ids would skip with every batch.
-pub fn local_feed_id(tx: &mut Transaction, name: &str, title: &str) -> Result<i64, StoreError> {
+pub fn local_feed_id(tx: &mut Tx, name: &str, title: &str) -> Result<i64, StoreError> {
     let url = format!("local:{name}");
     let find = "SELECT id FROM feeds WHERE url = $1";
     if let Some(id) = first_id(tx, find, &[&url])? {
@@ -269,9 +336,9 @@ enum Match {
 }
 
 fn first_id(
-    tx: &mut Transaction,
-    query: &str,
-    params: &[&(dyn postgres::types::ToSql + Sync)],
+    tx: &mut Tx,
+    query: &'static str,
+    params: &[&(dyn ToSql + Sync)],
 ) -> Result<Option<i64>, StoreError> {
     tx.query_opt(query, params)
         .map_err(sql)?
@@ -280,7 +347,7 @@ fn first_id(
 }
 
 fn find_existing(
-    tx: &mut Transaction,
+    tx: &mut Tx,
     feed_id: i64,
     item: &NewItem,
 ) -> Result<Option<(i64, Match)>, StoreError> {
@@ -324,7 +391,7 @@ fn unix_seconds(rfc3339: &str) -> i64 {
 
 #[allow(clippy::too_many_arguments)]
 fn store_item(
-    tx: &mut Transaction,
+    tx: &mut Tx,
     tag_ids: &mut HashMap<(String, String), i64>,
     near: &mut NearDupIndex,
     seen: &mut i64,
@@ -447,7 +514,7 @@ fn store_item(
 }
 
 fn refresh_fingerprint(
-    tx: &mut Transaction,
+    tx: &mut Tx,
     near: &mut NearDupIndex,
     id: i64,
     fp: &Fingerprint,
@@ -468,12 +535,7 @@ fn refresh_fingerprint(
     Ok(())
 }
 
-fn revise_if_changed(
-    tx: &mut Transaction,
-    id: i64,
-    a: &Article,
-    now: &str,
-) -> Result<bool, StoreError> {
+fn revise_if_changed(tx: &mut Tx, id: i64, a: &Article, now: &str) -> Result<bool, StoreError> {
     let r = tx
         .query_one(
             "SELECT title, content_hash, updated_at FROM articles WHERE id = $1",
@@ -521,7 +583,7 @@ fn revise_if_changed(
 }
 
 fn write_tags(
-    tx: &mut Transaction,
+    tx: &mut Tx,
     tag_ids: &mut HashMap<(String, String), i64>,
     article_id: i64,
     tags: &TagSet,
@@ -548,7 +610,7 @@ fn write_tags(
 }
 
 fn insert_tag_rows(
-    tx: &mut Transaction,
+    tx: &mut Tx,
     tag_ids: &mut HashMap<(String, String), i64>,
     article_id: i64,
     tags: &TagSet,
@@ -594,11 +656,7 @@ fn insert_tag_rows(
 }
 
 /// The poll's `fetches` row and the feed's new state (as `feeds::record_poll`).
-pub fn record_poll(
-    tx: &mut Transaction,
-    feed_id: i64,
-    p: &mut PollRecord,
-) -> Result<(), StoreError> {
+pub fn record_poll(tx: &mut Tx, feed_id: i64, p: &mut PollRecord) -> Result<(), StoreError> {
     let status = p.status.map(i64::from);
     tx.execute(
         "INSERT INTO fetches (feed_id, started_at, duration_ms, queue_ms, status, outcome, bytes, items, new_items, error_kind, error)
@@ -664,12 +722,7 @@ pub fn record_poll(
     Ok(())
 }
 
-fn move_feed(
-    tx: &mut Transaction,
-    feed_id: i64,
-    new_url: &str,
-    p: &PollRecord,
-) -> Result<bool, StoreError> {
+fn move_feed(tx: &mut Tx, feed_id: i64, new_url: &str, p: &PollRecord) -> Result<bool, StoreError> {
     let old: String = tx
         .query_one("SELECT url FROM feeds WHERE id = $1", &[&feed_id])
         .and_then(|r| r.try_get(0))
