@@ -51,7 +51,7 @@ pub enum Command {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
-    /// Full-text search (SQLite FTS5 syntax: words, "phrases", OR, NOT, prefix*).
+    /// Full-text search: words, "phrases", OR, NOT, prefix* (prefix* on SQLite only).
     Search(query::SearchArgs),
     /// Show one article: text, sightings, tags and why.
     Show { id: i64 },
