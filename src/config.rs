@@ -88,6 +88,12 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
+    /// A PostgreSQL store instead of the SQLite file (`postgres://user@host/db`, libpq-style,
+    /// a Unix socket folder as a percent-encoded host or `?host=/run/postgresql`). Unset: SQLite.
+    pub url: Option<String>,
+    /// SQLite-only keys the config set that `url` makes meaningless, warned about once at start.
+    #[serde(skip)]
+    pub ignored: Vec<&'static str>,
     /// SQLite database file; its folder is created on first use.
     pub path: PathBuf,
     /// How long a connection waits for a lock before giving up.
@@ -104,17 +110,24 @@ pub struct StoreConfig {
     /// What the full-text index covers: "full" (title, summary, body), "title" (title and
     /// summary) or "off". A change rebuilds the index when the writer next starts.
     pub fts: crate::store::fts::FtsMode,
+    /// PostgreSQL only: how long a daemon's claim on a feed lasts unless renewed. A daemon
+    /// that dies loses its feeds to the others this long after its last renewal.
+    #[serde(deserialize_with = "duration")]
+    pub lease_time: Duration,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
+            url: None,
+            ignored: Vec::new(),
             path: PathBuf::from("data/newsdesk.db"),
             busy_timeout: Duration::from_secs(5),
             batch_size: 1000,
             retention_days: None,
             fetch_log_days: Some(90),
             fts: crate::store::fts::FtsMode::Full,
+            lease_time: Duration::from_secs(120),
         }
     }
 }
@@ -307,6 +320,31 @@ impl Config {
             });
         }
 
+        let mut store = raw.store;
+        if let Some(url) = &store.url {
+            crate::store::pg::check_url(url).map_err(|message| {
+                let line = text
+                    .lines()
+                    .position(|l| l.trim_start().starts_with("url"))
+                    .map_or(0, |i| i + 1);
+                ConfigError::Invalid {
+                    path: shown.clone(),
+                    line,
+                    key: "store.url".into(),
+                    message,
+                }
+            })?;
+            // Which SQLite-only keys the file sets: a config switches stores by adding one
+            // line, so they are ignored with a warning rather than refused.
+            let table: toml::Table = toml::from_str(text).unwrap_or_default();
+            if let Some(t) = table.get("store").and_then(|s| s.as_table()) {
+                store.ignored = ["path", "busy_timeout"]
+                    .into_iter()
+                    .filter(|k| t.contains_key(*k))
+                    .collect();
+            }
+        }
+
         check_schedule(&raw.schedule, text, &shown)?;
         raw.dedupe.validate().map_err(|e| ConfigError::Parse {
             path: shown.clone(),
@@ -324,7 +362,7 @@ impl Config {
 
         Ok(Config {
             source: path.map(Path::to_path_buf),
-            store: raw.store,
+            store,
             log: raw.log,
             taxonomy,
             ingest: raw.ingest,

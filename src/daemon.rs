@@ -15,8 +15,9 @@ use crate::service::backoff::{Allowance, StoreBackoff};
 use crate::service::events::{self, ArticleSource, FeedLog, PollOutcome};
 use crate::service::{health::Health, notify};
 use crate::store::feeds::{FeedRow, PollRecord};
+use crate::store::handle::{StoreWriter, WriterThread};
 use crate::store::service::UnstoredPoll;
-use crate::store::{feeds, open_read, writer::Writer};
+use crate::store::{feeds, open_read};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -34,17 +35,15 @@ const PRUNE_EVERY: Duration = Duration::from_secs(24 * 3600);
 
 struct Parts {
     ctx: PollContext,
-    writer_thread: std::thread::JoinHandle<()>,
+    writer_thread: WriterThread,
 }
 
 async fn build(config: &Config, health: Option<Arc<Health>>) -> anyhow::Result<Parts> {
-    let (writer, writer_thread) = Writer::start(config, health)?;
-    let reconciled = writer
-        .call({
-            let feeds = config.feeds.clone();
-            move |w| feeds::reconcile(&w.conn, &feeds)
-        })
-        .await??;
+    // Opening the store blocks (and PostgreSQL's client may not run inside the runtime).
+    let cfg = config.clone();
+    let (writer, writer_thread) =
+        tokio::task::spawn_blocking(move || StoreWriter::start(&cfg, health)).await??;
+    let reconciled = writer.reconcile(config.feeds.clone()).await?;
     if reconciled != feeds::Reconciled::default() {
         tracing::info!(
             added = reconciled.added,
@@ -58,14 +57,22 @@ async fn build(config: &Config, health: Option<Arc<Health>>) -> anyhow::Result<P
 }
 
 /// The per-poll context for a config; a reload builds a new one around the same writer.
-fn context(config: &Config, writer: Writer) -> anyhow::Result<PollContext> {
+fn context(config: &Config, writer: StoreWriter) -> anyhow::Result<PollContext> {
+    let mut fetcher = Fetcher::new(&config.fetch)?;
+    if let StoreWriter::Postgres(pg) = &writer {
+        // Daemons sharing the store share the hosts' slots and gaps too. A slot outlives the
+        // longest request (every hop within `timeout`) with room to spare.
+        fetcher = fetcher.with_shared_hosts(Arc::new(crate::store::pg::hosts::PgHosts {
+            writer: pg.clone(),
+            slot_lease: config.fetch.timeout * 2 + Duration::from_secs(10),
+        }));
+    }
     Ok(PollContext {
-        fetcher: Fetcher::new(&config.fetch)?,
+        fetcher,
         writer,
         tagger: Tagger::load(config)?,
         schedule: config.schedule.clone(),
         max_items: config.fetch.max_items_per_poll,
-        store: (config.store.path.clone(), config.store.busy_timeout),
         in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(
             config.fetch.concurrency.max(1),
         )),
@@ -73,10 +80,7 @@ fn context(config: &Config, writer: Writer) -> anyhow::Result<PollContext> {
 }
 
 /// Stop the writer (it commits what is queued) and wait for its thread.
-async fn finish(
-    ctx: PollContext,
-    writer_thread: std::thread::JoinHandle<()>,
-) -> anyhow::Result<()> {
+async fn finish(ctx: PollContext, writer_thread: WriterThread) -> anyhow::Result<()> {
     drop(ctx);
     tokio::task::spawn_blocking(move || writer_thread.join())
         .await?
@@ -138,21 +142,48 @@ pub fn report_poll(s: &PollSummary, feedlog: &mut FeedLog, health: Option<&Healt
 /// fetch limits, and return what each poll did. Items that were fetched are stored even when
 /// other feeds fail.
 pub async fn poll_once(config: &Config, all: bool) -> anyhow::Result<Vec<PollSummary>> {
+    // The pass begins when the command starts, before it waits for the store: with `--all`,
+    // feeds another process polled since then are not polled again.
+    let pass_started = crate::store::now_ts();
     let Parts { ctx, writer_thread } = build(config, None).await?;
-    let conn = open_read(&config.store.path, config.store.busy_timeout)?;
-    let due = feeds::due(&conn, &crate::store::now_ts(), all)?;
-    drop(conn);
+    // Feeds are taken a few at a time, as slots free up: on PostgreSQL each claim leases them
+    // to this process, so daemons polling the same database share the pass rather than one
+    // taking every feed at its start. (SQLite's claim returns every due feed at once.)
+    let batch = config.fetch.concurrency.max(1) * 2;
     let mut tasks = JoinSet::new();
-    // One context shared by reference count: every due feed's task is spawned at once and
-    // waits for a slot, and a clone per task (a path, the schedule) was ~300 bytes each.
-    let shared = std::sync::Arc::new(ctx);
-    for feed in due {
-        let ctx = shared.clone();
-        tasks.spawn(async move { poll_feed(&ctx, &feed).await });
-    }
+    // One context shared by reference count: with SQLite every due feed's task is spawned at
+    // once and waits for a slot, and a clone per task (a path, the schedule) was ~300 bytes each.
+    let ctx = std::sync::Arc::new(ctx);
     let mut feedlog = FeedLog::default();
     let mut out = Vec::new();
-    while let Some(done) = tasks.join_next().await {
+    let mut exhausted = false;
+    // SQLite's claim is the whole pass at once.
+    let once = ctx.writer.sqlite().is_some();
+    let mut seen = HashSet::new();
+    loop {
+        if !exhausted && tasks.len() < batch {
+            let (writer, started) = (ctx.writer.clone(), pass_started.clone());
+            let claimed =
+                tokio::task::spawn_blocking(move || writer.claim(all, batch, &started)).await??;
+            let mut fresh = 0;
+            for feed in claimed {
+                // A pass polls a feed once (a claim never returns a feed this pass polled, but
+                // the pass must end even if it did).
+                if !seen.insert(feed.id) {
+                    continue;
+                }
+                fresh += 1;
+                let ctx = ctx.clone();
+                tasks.spawn(async move { poll_feed(&ctx, &feed).await });
+            }
+            exhausted = once || fresh == 0;
+        }
+        let Some(done) = tasks.join_next().await else {
+            if exhausted {
+                break;
+            }
+            continue;
+        };
         let summary = done?;
         report_poll(&summary, &mut feedlog, None);
         out.push(summary);
@@ -188,13 +219,7 @@ async fn reload(config: &mut Config, ctx: &mut PollContext) {
     let result: anyhow::Result<(Config, PollContext, feeds::Reconciled)> = async {
         let new = Config::load(&path)?;
         let new_ctx = context(&new, ctx.writer.clone())?;
-        let reconciled = ctx
-            .writer
-            .call({
-                let feeds = new.feeds.clone();
-                move |w| feeds::reconcile(&w.conn, &feeds)
-            })
-            .await??;
+        let reconciled = ctx.writer.reconcile(new.feeds.clone()).await?;
         Ok((new, new_ctx, reconciled))
     }
     .await;
@@ -250,16 +275,16 @@ fn warn_restart_needed(old: &Config, new: &Config) {
 /// line systemd shows, and the feed-state gauges. `counts_failing` remembers whether the last
 /// feed-state query failed, so a broken query warns once, not every tick.
 fn tick(
-    read: &rusqlite::Connection,
+    counts: Result<feeds::StateCounts, crate::store::StoreError>,
     health: &Health,
-    writer: &Writer,
+    writer: &StoreWriter,
     last_poll: Option<Instant>,
     counts_failing: &mut bool,
 ) {
     health.scheduler_tick();
     health.set_writer_queue_depth(writer.queue_depth());
     notified(notify::watchdog());
-    match crate::store::feeds::state_counts(read) {
+    match counts {
         Ok(s) => {
             if std::mem::take(counts_failing) {
                 tracing::info!("feed states readable again");
@@ -319,11 +344,7 @@ const MAX_UNSTORED: usize = 10_000;
 impl Polls {
     /// Start a poll for each due feed not already in flight, or only a probe (or nothing)
     /// while the store refuses writes.
-    fn start_due(&mut self, read: &rusqlite::Connection, ctx: &PollContext) {
-        let due = feeds::due(read, &crate::store::now_ts(), false).unwrap_or_else(|e| {
-            tracing::error!(error = %e, "cannot read the feed schedule");
-            Vec::new()
-        });
+    fn start_due(&mut self, due: Vec<FeedRow>, ctx: &PollContext) {
         let mut due: Vec<FeedRow> = due
             .into_iter()
             .filter(|f| !self.in_flight.contains(&f.id))
@@ -385,7 +406,7 @@ impl Polls {
 
     /// Once the store takes writes again, write the polls it refused into the fetch log: the
     /// outage could not record itself while it lasted.
-    fn record_unstored(&mut self, writer: &Writer) {
+    fn record_unstored(&mut self, writer: &StoreWriter) {
         if self.unstored.is_empty() || writer.store_failing() {
             return;
         }
@@ -393,10 +414,7 @@ impl Polls {
         let writer = writer.clone();
         tokio::spawn(async move {
             let n = polls.len();
-            match writer
-                .call_grouped(move |w| crate::store::service::record_unstored(&w.conn, &polls))
-                .await
-            {
+            match writer.record_unstored(polls).await {
                 Ok(written) => {
                     tracing::info!(
                         polls = written,
@@ -452,7 +470,7 @@ async fn task_failed(ctx: &PollContext, feed: &FeedRow, e: &JoinError) -> PollSu
     };
     let next =
         crate::schedule::next_poll_at(&ctx.schedule, now, &outcome, crate::schedule::jitter_unit());
-    let mut record = PollRecord {
+    let record = PollRecord {
         started_at: crate::store::ts(now),
         outcome: "error",
         error_kind: Some("internal".into()),
@@ -475,7 +493,7 @@ async fn task_failed(ctx: &PollContext, feed: &FeedRow, e: &JoinError) -> PollSu
     };
     if let Err(e) = ctx
         .writer
-        .call_grouped(move |w| w.store_poll(feed_id, &[], &[], &mut record))
+        .store_poll(feed_id, Vec::new(), Vec::new(), record, ())
         .await
     {
         tracing::debug!(feed = %feed.url, error = %e, "the failed poll task could not be recorded");
@@ -511,10 +529,11 @@ async fn start_http(
 fn start_spool(
     config: &Config,
     ctx: &PollContext,
+    writer: &StoreWriter,
     shutdown: &CancellationToken,
 ) -> Option<JoinHandle<()>> {
     let dir = config.spool.dir.clone()?;
-    let (writer, tagger, token) = (ctx.writer.clone(), ctx.tagger.clone(), shutdown.clone());
+    let (writer, tagger, token) = (writer.clone(), ctx.tagger.clone(), shutdown.clone());
     let (every, settle, max) = (
         config.spool.scan_interval,
         config.spool.settle,
@@ -546,27 +565,24 @@ fn start_spool(
 /// Retention, once at start and then daily, when the config asks for it.
 fn start_pruner(
     config: &Config,
-    ctx: &PollContext,
+    writer: &StoreWriter,
     shutdown: &CancellationToken,
 ) -> JoinHandle<()> {
-    let (writer, token) = (ctx.writer.clone(), shutdown.clone());
+    let (writer, token) = (writer.clone(), shutdown.clone());
     let (articles, fetches) = (config.store.retention_days, config.store.fetch_log_days);
     tokio::spawn(async move {
         loop {
             if articles.is_some() || fetches.is_some() {
-                match writer
-                    .call(move |w| crate::store::prune::prune(&mut w.conn, articles, fetches))
-                    .await
-                {
-                    Ok(Ok(p)) if p != Default::default() => {
+                match writer.prune(articles, fetches).await {
+                    Ok(p) if p != Default::default() => {
                         tracing::info!(
                             articles = p.articles,
                             fetches = p.fetches,
                             "retention applied"
                         )
                     }
-                    Ok(Ok(_)) => {}
-                    Ok(Err(e)) | Err(e) => {
+                    Ok(_) => {}
+                    Err(e) => {
                         tracing::warn!(error = %e, "retention pass failed; retried tomorrow")
                     }
                 }
@@ -589,6 +605,50 @@ async fn join_helper(name: &str, task: Option<JoinHandle<()>>) {
     }
 }
 
+/// The feeds due now: on SQLite from the read connection; on PostgreSQL claimed (leased to
+/// this daemon) a few at a time, as `poll --once` does, skipping feeds other daemons hold.
+async fn due_feeds(read: &Option<rusqlite::Connection>, ctx: &PollContext) -> Vec<FeedRow> {
+    let due = match read {
+        Some(conn) => feeds::due(conn, &crate::store::now_ts(), false),
+        None => {
+            let writer = ctx.writer.clone();
+            let limit = ctx.fetcher.config().concurrency.max(1) * 2;
+            let now = crate::store::now_ts();
+            tokio::task::spawn_blocking(move || writer.claim(false, limit, &now))
+                .await
+                .unwrap_or_else(|e| {
+                    Err(crate::store::StoreError::NotCommitted(format!(
+                        "claim task failed: {e}"
+                    )))
+                })
+        }
+    };
+    due.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "cannot read the feed schedule");
+        Vec::new()
+    })
+}
+
+/// Feeds by state, from the read connection or the PostgreSQL pool.
+async fn feed_counts(
+    read: &Option<rusqlite::Connection>,
+    writer: &StoreWriter,
+) -> Result<feeds::StateCounts, crate::store::StoreError> {
+    match read {
+        Some(conn) => feeds::state_counts(conn),
+        None => {
+            let writer = writer.clone();
+            tokio::task::spawn_blocking(move || writer.state_counts())
+                .await
+                .unwrap_or_else(|e| {
+                    Err(crate::store::StoreError::NotCommitted(format!(
+                        "state count task failed: {e}"
+                    )))
+                })
+        }
+    }
+}
+
 /// The daemon: poll feeds as they come due and scan the spool until `shutdown` fires;
 /// `reload_requests` (SIGHUP) re-reads the config.
 pub async fn run(
@@ -603,24 +663,37 @@ pub async fn run(
         mut ctx,
         writer_thread,
     } = build(&config, Some(health.clone())).await?;
-    let read = open_read(&config.store.path, config.store.busy_timeout)?;
-    let feed_count = feeds::list(&read)?.iter().filter(|f| f.enabled).count();
-    tracing::info!(feeds = feed_count, database = %config.store.path.display(), "newsdesk running");
-    let spool = start_spool(&config, &ctx, &shutdown);
-    let pruner = start_pruner(&config, &ctx, &shutdown);
+    // The scheduler's reads: SQLite's read connection, or PostgreSQL's claims (which lease
+    // the feeds to this daemon and renew its leases and heartbeat at every look).
+    let read = match &ctx.writer {
+        StoreWriter::Sqlite { .. } => {
+            Some(open_read(&config.store.path, config.store.busy_timeout)?)
+        }
+        StoreWriter::Postgres(_) => None,
+    };
+    let writer = ctx.writer.clone();
+    let feed_count = feed_counts(&read, &writer).await?.enabled();
+    let database = match &config.store.url {
+        Some(url) => crate::store::pg::redact(url),
+        None => config.store.path.display().to_string(),
+    };
+    tracing::info!(feeds = feed_count, database = %database, "newsdesk running");
+    let spool = start_spool(&config, &ctx, &writer, &shutdown);
+    let pruner = start_pruner(&config, &writer, &shutdown);
 
     let mut polls = Polls::default();
     let mut ready = false;
     let mut counts_failing = false;
     let mut next_tick = Instant::now();
     loop {
-        polls.start_due(&read, &ctx);
-        polls.record_unstored(&ctx.writer);
+        let due = due_feeds(&read, &ctx).await;
+        polls.start_due(due, &ctx);
+        polls.record_unstored(&writer);
         if Instant::now() >= next_tick {
             tick(
-                &read,
+                feed_counts(&read, &writer).await,
                 &health,
-                &ctx.writer,
+                &writer,
                 polls.last_poll,
                 &mut counts_failing,
             );
@@ -649,6 +722,7 @@ pub async fn run(
     join_helper("retention", Some(pruner)).await;
     join_helper("http", http).await;
     drop(read);
+    drop(writer);
     finish(ctx, writer_thread).await?;
     tracing::info!("stopped");
     Ok(())

@@ -6,22 +6,16 @@
 use crate::fetch::{FetchRequest, Fetcher};
 use crate::model::RawArticle;
 use crate::normalize::{absolute_url, canonical_url};
-use crate::store::writer::Writer;
+use crate::store::handle::StoreWriter;
 
 /// Which of these canonical URLs the store does not have yet.
-async fn unknown_urls(writer: &Writer, urls: Vec<String>) -> Vec<bool> {
-    let answer = writer
-        .call(move |w| crate::store::fulltext::unknown_urls(&w.conn, &urls))
-        .await;
-    match answer {
-        Ok(Ok(v)) => v,
-        // Without an answer, fetch nothing: the feed's text is stored and nothing is lost.
-        _ => Vec::new(),
-    }
+async fn unknown_urls(writer: &StoreWriter, urls: Vec<String>) -> Vec<bool> {
+    // Without an answer, fetch nothing: the feed's text is stored and nothing is lost.
+    writer.unknown_urls(urls).await.unwrap_or_default()
 }
 
 /// Replace the text of new items with their pages' main text. Returns how many were enriched.
-pub async fn enrich(fetcher: &Fetcher, writer: &Writer, items: &mut [RawArticle]) -> usize {
+pub async fn enrich(fetcher: &Fetcher, writer: &StoreWriter, items: &mut [RawArticle]) -> usize {
     let links: Vec<Option<url::Url>> = items
         .iter()
         .map(|i| {

@@ -8,11 +8,10 @@ use crate::parse::parse_feed;
 use crate::pipeline::Tagger;
 use crate::schedule::{self, Hints, Outcome, ScheduleConfig};
 use crate::store::feeds::{FeedRow, PollRecord};
+use crate::store::handle::StoreWriter;
 use crate::store::write::{BatchOutcome, NewItem};
-use crate::store::writer::Writer;
 use crate::store::{ts, StoreError};
 use chrono::Utc;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -22,7 +21,7 @@ use url::Url;
 #[derive(Clone)]
 pub struct PollContext {
     pub fetcher: Fetcher,
-    pub writer: Writer,
+    pub writer: StoreWriter,
     pub tagger: Tagger,
     pub schedule: ScheduleConfig,
     pub max_items: usize,
@@ -31,8 +30,6 @@ pub struct PollContext {
     /// feeds would hold every body and every prepared item in memory at once. Two per fetch
     /// held 16-21 MB more peak RSS in a cold 1000x50 poll for the same time.
     pub in_flight: Arc<Semaphore>,
-    /// The database and busy timeout, for the read-only lookup of items already stored.
-    pub store: (PathBuf, Duration),
 }
 
 /// What a poll did, for logs, counters and `poll --once`'s exit code.
@@ -82,7 +79,7 @@ fn prepare_items(
     items: Vec<RawArticle>,
     feed: &str,
     feed_id: i64,
-    store: &(PathBuf, Duration),
+    store: &StoreWriter,
 ) -> Prepared {
     let hashes: Vec<String> = items.iter().map(|r| r.item_hash()).collect();
     let keyed: Vec<(String, String)> = items
@@ -91,12 +88,10 @@ fn prepare_items(
         .filter_map(|(r, h)| Some((r.guid.clone().filter(|g| !g.is_empty())?, h.clone())))
         .collect();
     // A failed lookup only costs the work it would have saved.
-    let known = crate::store::open_read(&store.0, store.1)
-        .and_then(|conn| crate::store::write::unchanged_items(&conn, feed_id, &keyed))
-        .unwrap_or_else(|e| {
-            tracing::debug!(feed, error = %e, "could not look up known items; processing all");
-            Default::default()
-        });
+    let known = store.unchanged_items(feed_id, &keyed).unwrap_or_else(|e| {
+        tracing::debug!(feed, error = %e, "could not look up known items; processing all");
+        Default::default()
+    });
     let mut out = Prepared {
         items: Vec::with_capacity(items.len()),
         unchanged: Vec::new(),
@@ -246,7 +241,7 @@ async fn fetch_and_prepare(
     if feed.full_text {
         crate::fulltext::enrich(&ctx.fetcher, &ctx.writer, &mut items).await;
     }
-    let (tagger, store, feed_id) = (ctx.tagger.clone(), ctx.store.clone(), feed.id);
+    let (tagger, store, feed_id) = (ctx.tagger.clone(), ctx.writer.clone(), feed.id);
     let items =
         tokio::task::spawn_blocking(move || prepare_items(&tagger, items, &label, feed_id, &store))
             .await
@@ -444,17 +439,13 @@ async fn commit(
     feed_id: i64,
     slot: Option<OwnedSemaphorePermit>,
     items: Prepared,
-    mut record: PollRecord,
+    record: PollRecord,
 ) -> Result<(BatchOutcome, Option<String>), StoreError> {
+    // Holding the slot until the commit starved the CPU stage: every slot sat on the writer
+    // while it committed, and the second core idled (cold 1000x50 used 1.25 cores). Freed when
+    // the write starts, the prepared polls held in memory stay bounded by the slots.
     ctx.writer
-        .call_grouped(move |w| {
-            // Holding the slot until the commit starved the CPU stage: every slot sat on the
-            // writer while it committed, and the second core idled (cold 1000x50 used 1.25
-            // cores). Freed here, the prepared polls held in memory stay bounded by the slots.
-            drop(slot);
-            let outcome = w.store_poll(feed_id, &items.items, &items.unchanged, &mut record)?;
-            Ok((outcome, record.moved_to.take()))
-        })
+        .store_poll(feed_id, items.items, items.unchanged, record, slot)
         .await
 }
 

@@ -8,8 +8,8 @@
 use crate::ingest::read_path;
 use crate::pipeline::Tagger;
 use crate::service::events::{SpoolFile, SpoolOutcome};
+use crate::store::handle::StoreWriter;
 use crate::store::write::{NewItem, Source};
-use crate::store::writer::Writer;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -89,7 +89,7 @@ fn move_into(file: &Path, sub: &Path) -> Result<PathBuf, SpoolError> {
 /// One pass over the spool folder. Blocking: run it off the async runtime's threads.
 pub fn scan_once(
     dir: &Path,
-    writer: &Writer,
+    writer: &StoreWriter,
     tagger: &Tagger,
     settle: Duration,
     max_bytes: usize,
@@ -120,7 +120,10 @@ pub fn scan_once(
                 title: "Spool folder".into(),
             };
             let batch = std::mem::take(&mut items);
-            match writer.call_grouped_blocking(move |w| w.store_batch(&source, &batch)) {
+            match writer
+                .submit_batch_blocking(source, batch)
+                .and_then(|pending| pending.wait())
+            {
                 Ok(outcome) => {
                     report.articles_new += outcome.new_count();
                     stored = outcome.items.len();

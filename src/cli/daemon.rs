@@ -45,8 +45,12 @@ fn watch_signals(token: CancellationToken, reload: Arc<Notify>) -> anyhow::Resul
 }
 
 pub fn run(config: Config) -> anyhow::Result<u8> {
-    // Two daemons on one database would poll every feed twice and race on its state.
-    let _lock = crate::store::lock::lock_daemon(&config.store.path)?;
+    // Two daemons on one SQLite file would poll every feed twice and race on its state. On
+    // PostgreSQL any number share the store: feeds are leased.
+    let _lock = match config.store.url {
+        Some(_) => None,
+        None => Some(crate::store::lock::lock_daemon(&config.store.path)?),
+    };
     let rt = runtime()?;
     rt.block_on(async move {
         let token = CancellationToken::new();

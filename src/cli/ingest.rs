@@ -4,8 +4,9 @@ use super::output::Progress;
 use crate::config::Config;
 use crate::ingest::{read_path, LocalItem};
 use crate::pipeline::Tagger;
+use crate::store::handle::StoreWriter;
 use crate::store::write::{BatchOutcome, NewItem, Source};
-use crate::store::writer::{Pending, Writer};
+use crate::store::writer::Pending;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -24,7 +25,7 @@ struct Summary {
 }
 
 pub fn run(config: &Config, files: &[PathBuf], json: bool) -> anyhow::Result<u8> {
-    let (writer, writer_thread) = Writer::start(config, None)?;
+    let (writer, writer_thread) = StoreWriter::start(config, None)?;
     let tagger = Tagger::load(config)?;
     let mut summary = Summary {
         progress: Progress::on_terminal(),
@@ -139,7 +140,7 @@ struct InFlight {
 /// `WRITE_JOB_ITEMS`), and account for the jobs that are done while more than `max_items`
 /// are queued.
 fn flush(
-    writer: &Writer,
+    writer: &StoreWriter,
     pending: &mut Vec<(Source, NewItem, String)>,
     in_flight: &mut VecDeque<InFlight>,
     max_items: usize,
@@ -161,7 +162,7 @@ fn flush(
         let count = items.len();
         let first_origin = origins.into_iter().next().unwrap_or_default();
         let batch_source = source.clone();
-        match writer.submit_grouped_blocking(move |w| w.store_batch(&batch_source, &items)) {
+        match writer.submit_batch_blocking(batch_source, items) {
             Ok(pending) => in_flight.push_back(InFlight {
                 pending,
                 source,

@@ -51,7 +51,7 @@ pub enum Command {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
-    /// Full-text search (SQLite FTS5 syntax: words, "phrases", OR, NOT, prefix*).
+    /// Full-text search: words, "phrases", OR, NOT, prefix* (prefix* on SQLite only).
     Search(query::SearchArgs),
     /// Show one article: text, sightings, tags and why.
     Show { id: i64 },
@@ -155,6 +155,25 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     let config = Config::load(&path)?;
     crate::logging::init(&config.log)?;
     let json = cli.json;
+    if let Some(url) = &config.store.url {
+        // `db copy` reads the SQLite file at `path`: there the key is not ignored.
+        let copying = matches!(
+            &cli.command,
+            Command::Db {
+                command: db::DbCommand::Copy { .. }
+            }
+        );
+        if !config.store.ignored.is_empty() && !copying {
+            tracing::warn!(
+                url = %crate::store::pg::redact(url),
+                ignored = %config.store.ignored.join(", "),
+                "[store] url is set: the store is PostgreSQL and these SQLite-only keys are ignored"
+            );
+        }
+        if let Some(command) = sqlite_only(&cli.command) {
+            return Err(crate::store::StoreError::SqliteOnly { command }.into());
+        }
+    }
     match cli.command {
         Command::Run => daemon::run(config),
         Command::Poll { once: _, all } => daemon::poll_once(config, all, json),
@@ -211,6 +230,29 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             dedupe::rebuild(&config, since, json)
         }
     }
+}
+
+/// The command's name when it has no PostgreSQL implementation yet. Commands that need no
+/// store (check-config, tags without counts, eval, train) run whatever the store.
+fn sqlite_only(command: &Command) -> Option<String> {
+    let name = match command {
+        Command::Search(_)
+        | Command::Show { .. }
+        | Command::Status
+        | Command::Run
+        | Command::Poll { .. }
+        | Command::Ingest { .. }
+        | Command::CheckConfig
+        | Command::Tags { counts: false }
+        | Command::Eval { .. }
+        | Command::Train { .. } => return None,
+        Command::Db { command } => return db::sqlite_only(command),
+        Command::Tags { counts: true } => "tags --counts",
+        Command::Retag { .. } => "retag",
+        Command::Dedupe { .. } => "dedupe",
+        Command::Feed { .. } => "feed",
+    };
+    Some(name.to_string())
 }
 
 /// `--since`: "7d" / "12h" (that long ago) or a date / RFC 3339 time, to ISO-8601 UTC text.

@@ -10,6 +10,14 @@ fn reader(config: &Config) -> anyhow::Result<rusqlite::Connection> {
     Ok(open_read(&config.store.path, config.store.busy_timeout)?)
 }
 
+/// The store as `status` names it: the SQLite file, or the PostgreSQL URL without its password.
+fn database_name(config: &Config) -> String {
+    match &config.store.url {
+        Some(url) => crate::store::pg::redact(url),
+        None => config.store.path.display().to_string(),
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct SearchArgs {
     query: String,
@@ -63,7 +71,13 @@ pub fn search(config: &Config, args: SearchArgs, json: bool) -> anyhow::Result<u
         foreign_policy_only: args.foreign_policy,
         collapse: !args.all,
     };
-    let hits = match read::search(&reader(config)?, &q) {
+    let found = match &config.store.url {
+        Some(url) => crate::store::pg::migrate::open_read(url)
+            .and_then(|mut c| crate::store::pg::read::search(&mut c, &q)),
+        None => open_read(&config.store.path, config.store.busy_timeout)
+            .and_then(|c| read::search(&c, &q)),
+    };
+    let hits = match found {
         Err(e @ StoreError::BadQuery { .. }) => return Err(UsageError(e.to_string()).into()),
         other => other?,
     };
@@ -132,7 +146,12 @@ fn known_tag(defs: &[TagDef], kind: TagKind, value: &str) -> Result<(), UsageErr
 }
 
 pub fn show(config: &Config, id: i64, json: bool) -> anyhow::Result<u8> {
-    let Some(a) = read::article(&reader(config)?, id)? else {
+    let found = match &config.store.url {
+        Some(url) => crate::store::pg::migrate::open_read(url)
+            .and_then(|mut c| crate::store::pg::read::article(&mut c, id))?,
+        None => read::article(&reader(config)?, id)?,
+    };
+    let Some(a) = found else {
         return Err(UsageError(format!("no article with id {id}")).into());
     };
     if json {
@@ -234,7 +253,14 @@ fn top_features(evidence: &serde_json::Value) -> String {
 }
 
 pub fn status(config: &Config, json: bool) -> anyhow::Result<u8> {
-    let s = read::status(&reader(config)?)?;
+    let (s, daemons) = match &config.store.url {
+        Some(url) => {
+            let mut c = crate::store::pg::migrate::open_read(url)?;
+            let s = crate::store::pg::read::status(&mut c)?;
+            (s, Some(crate::store::pg::feeds::live_daemons(&mut c)?))
+        }
+        None => (read::status(&reader(config)?)?, None),
+    };
     // What only the running daemon knows (a store refusing writes cannot say so in itself).
     let daemon = config
         .http
@@ -245,6 +271,9 @@ pub fn status(config: &Config, json: bool) -> anyhow::Result<u8> {
         if let (Some(problems), Some(obj)) = (&daemon, v.as_object_mut()) {
             obj.insert("daemon_problems".into(), serde_json::json!(problems));
         }
+        if let (Some(daemons), Some(obj)) = (&daemons, v.as_object_mut()) {
+            obj.insert("daemons".into(), serde_json::json!(daemons));
+        }
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(0);
     }
@@ -253,7 +282,7 @@ pub fn status(config: &Config, json: bool) -> anyhow::Result<u8> {
             "database".into(),
             format!(
                 "{} ({:.1} MB, schema v{})",
-                config.store.path.display(),
+                database_name(config),
                 s.database_bytes as f64 / 1e6,
                 s.schema_version
             ),
@@ -297,6 +326,20 @@ pub fn status(config: &Config, json: bool) -> anyhow::Result<u8> {
     ];
     for p in daemon.iter().flatten() {
         rows.push(vec!["daemon".into(), p.clone()]);
+    }
+    if let Some(daemons) = &daemons {
+        if daemons.is_empty() {
+            rows.push(vec!["daemons".into(), "none alive".into()]);
+        }
+        for d in daemons {
+            rows.push(vec![
+                "daemons".into(),
+                format!(
+                    "{} (since {}, last seen {}): {} feeds leased",
+                    d.id, d.started_at, d.heartbeat_at, d.leases
+                ),
+            ]);
+        }
     }
     for e in &s.top_errors {
         rows.push(vec![

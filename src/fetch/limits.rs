@@ -16,6 +16,48 @@ pub struct Limits {
     per_host_concurrency: usize,
     min_gap: Duration,
     hosts: Arc<Mutex<HashMap<String, HostState>>>,
+    /// The same limits across processes (several daemons on one PostgreSQL store).
+    shared: Option<Arc<dyn SharedHosts>>,
+}
+
+/// Per-host limits kept outside this process, so that every process polling one store counts
+/// against the same slots and gap. Blocking calls: they run on the blocking pool.
+pub trait SharedHosts: Send + Sync {
+    /// Take a free slot of `host` (of `slots`) and book its turn `gap` after the last one
+    /// booked by any process. Returns the slot and how long to wait before starting, or None
+    /// when every slot is taken.
+    fn acquire(
+        &self,
+        host: &str,
+        slots: usize,
+        gap: Duration,
+    ) -> Result<Option<(i32, Duration)>, String>;
+    /// Free a slot taken by `acquire`.
+    fn release(&self, host: &str, slot: i32);
+}
+
+/// How long to wait before asking again for a shared slot that was full.
+const SHARED_RETRY: Duration = Duration::from_millis(100);
+
+/// A shared slot, given back when the request ends.
+struct SharedPermit {
+    shared: Arc<dyn SharedHosts>,
+    host: String,
+    slot: i32,
+}
+
+impl Drop for SharedPermit {
+    fn drop(&mut self) {
+        let (shared, host, slot) = (
+            self.shared.clone(),
+            std::mem::take(&mut self.host),
+            self.slot,
+        );
+        // Outside a runtime (never, in practice) the slot simply expires.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn_blocking(move || shared.release(&host, slot));
+        }
+    }
 }
 
 struct HostState {
@@ -28,6 +70,7 @@ struct HostState {
 pub struct Permit {
     _global: OwnedSemaphorePermit,
     _host: OwnedSemaphorePermit,
+    _shared: Option<SharedPermit>,
 }
 
 impl Limits {
@@ -37,6 +80,41 @@ impl Limits {
             per_host_concurrency: per_host_concurrency.max(1),
             min_gap,
             hosts: Arc::new(Mutex::new(HashMap::new())),
+            shared: None,
+        }
+    }
+
+    /// Enforce the per-host limits across processes too, through `shared`.
+    pub fn with_shared(mut self, shared: Arc<dyn SharedHosts>) -> Self {
+        self.shared = Some(shared);
+        self
+    }
+
+    /// A shared slot and its booked start, waiting while every slot is taken. A store that
+    /// cannot answer costs the cross-process limit, not the poll: the local limits still hold.
+    async fn acquire_shared(&self, host: &str) -> Option<SharedPermit> {
+        let shared = self.shared.clone()?;
+        loop {
+            let (s, h) = (shared.clone(), host.to_string());
+            let (slots, gap) = (self.per_host_concurrency, self.min_gap);
+            let answer = tokio::task::spawn_blocking(move || s.acquire(&h, slots, gap)).await;
+            match answer {
+                Ok(Ok(Some((slot, wait)))) => {
+                    let permit = SharedPermit {
+                        shared,
+                        host: host.to_string(),
+                        slot,
+                    };
+                    tokio::time::sleep(wait).await;
+                    return Some(permit);
+                }
+                Ok(Ok(None)) => tokio::time::sleep(SHARED_RETRY).await,
+                Ok(Err(e)) => {
+                    tracing::warn!(host, error = %e, "shared per-host limits unavailable; this request uses the local ones only");
+                    return None;
+                }
+                Err(_) => return None,
+            }
         }
     }
 
@@ -77,6 +155,7 @@ impl Limits {
             }
         };
         tokio::time::sleep_until(start_at).await;
+        let shared = self.acquire_shared(host).await;
         let global = self
             .global
             .clone()
@@ -86,6 +165,7 @@ impl Limits {
         Permit {
             _global: global,
             _host: host_permit,
+            _shared: shared,
         }
     }
 

@@ -10,6 +10,8 @@ mod guard;
 mod limits;
 mod resolve;
 
+pub use limits::SharedHosts;
+
 pub use config::FetchConfig;
 pub use guard::is_forbidden;
 
@@ -230,6 +232,12 @@ impl Fetcher {
 
     pub fn config(&self) -> &FetchConfig {
         &self.cfg
+    }
+
+    /// Hold the per-host limits across every process sharing `shared` as well.
+    pub fn with_shared_hosts(mut self, shared: Arc<dyn SharedHosts>) -> Self {
+        self.limits = self.limits.with_shared(shared);
+        self
     }
 
     /// Fetch one feed URL, following up to `max_redirects` redirects.

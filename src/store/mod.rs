@@ -10,9 +10,11 @@ pub mod dedupe;
 pub mod feeds;
 pub mod fts;
 pub mod fulltext;
+pub mod handle;
 pub mod lock;
 pub mod migrate;
 mod open_error;
+pub mod pg;
 pub mod prune;
 pub mod read;
 pub mod retag;
@@ -48,6 +50,19 @@ pub enum StoreError {
     },
     #[error("database error: {0}")]
     Sql(#[from] rusqlite::Error),
+    #[error("cannot connect to PostgreSQL at {url}: {cause}")]
+    PgConnect { url: String, cause: String },
+    #[error("PostgreSQL error: {0}")]
+    Pg(String),
+    #[error("PostgreSQL migration {version} ({name}) failed: {cause}")]
+    PgMigration {
+        version: i64,
+        name: &'static str,
+        cause: String,
+    },
+    /// The command has no PostgreSQL implementation yet; the store's url is set.
+    #[error("`newsdesk {command}` does not run on a PostgreSQL store yet (`[store] url` is set); on PostgreSQL, newsdesk runs: run, poll --once, ingest, db migrate, db copy, status, search, show")]
+    SqliteOnly { command: String },
     #[error("database setting {key} has the value {value:?}, which this newsdesk does not know")]
     BadSetting { key: &'static str, value: String },
     /// The search text is not an FTS5 query (an open quote, a lone `*`, nothing to search).

@@ -286,7 +286,7 @@ impl Writer {
 }
 
 /// The result of a job queued with `submit_blocking` or `submit_grouped_blocking`.
-pub struct Pending<R>(oneshot::Receiver<Result<R, StoreError>>);
+pub struct Pending<R>(pub(crate) oneshot::Receiver<Result<R, StoreError>>);
 
 impl<R> Pending<R> {
     /// Wait for the job to finish (from blocking code).

@@ -28,6 +28,8 @@ pub struct FeedServer {
     pub hits: Arc<Mutex<Vec<(String, u16)>>>,
     /// The path of every request, as it arrives (before a held path is answered).
     arrivals: Arc<Mutex<Vec<String>>>,
+    /// When each request arrived, in order.
+    pub arrival_times: Arc<Mutex<Vec<std::time::Instant>>>,
     /// Paths whose answers wait until `release`: a poll kept in flight for as long as a test
     /// needs, without timing.
     held: Arc<Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>>,
@@ -125,6 +127,10 @@ impl FeedServer {
 
     async fn arrive(&self, path: &str) {
         self.arrivals.lock().unwrap().push(path.to_string());
+        self.arrival_times
+            .lock()
+            .unwrap()
+            .push(std::time::Instant::now());
         let gate = self.held.lock().unwrap().get(path).cloned();
         if let Some(gate) = gate {
             // Closed by `release`: the error is the signal to answer.

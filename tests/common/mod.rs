@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod feed_server;
+pub mod pg;
 pub mod sources;
 
 use std::path::{Path, PathBuf};
