@@ -188,7 +188,7 @@ pub async fn poll_once(config: &Config, all: bool) -> anyhow::Result<Vec<PollSum
         report_poll(&summary, &mut feedlog, None);
         out.push(summary);
     }
-    let ctx = std::sync::Arc::try_unwrap(shared)
+    let ctx = std::sync::Arc::try_unwrap(ctx)
         .map_err(|_| anyhow::anyhow!("a poll task outlived the pass"))?;
     finish(ctx, writer_thread).await?;
     Ok(out)
