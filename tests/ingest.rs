@@ -216,6 +216,27 @@ fn stdin_and_html_and_json_objects_are_accepted() {
 }
 
 #[test]
+fn db_migrate_says_how_many_migrations_it_applied() {
+    let sb = Sandbox::new();
+    // A new file gets every migration, a migrated one none.
+    let first = sb.run_ok(&["db", "migrate"]);
+    let version: i64 = sb
+        .sql()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert!(version >= 7, "{first}");
+    assert!(
+        first.contains(&format!("schema version {version} ({version} applied now)")),
+        "{first}"
+    );
+    let again = sb.run_ok(&["db", "migrate"]);
+    assert!(
+        again.contains(&format!("schema version {version} (0 applied now)")),
+        "{again}"
+    );
+}
+
+#[test]
 fn a_database_from_a_newer_newsdesk_is_refused() {
     let sb = Sandbox::new();
     sb.run_ok(&["db", "migrate"]);

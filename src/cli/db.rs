@@ -134,9 +134,13 @@ fn db_migrate(config: &Config, json: bool) -> anyhow::Result<u8> {
     if let Some(url) = &config.store.url {
         return db_migrate_pg(config, url, json);
     }
+    // Opening for writing already brings the schema up to date, so what this command applied
+    // is told by the version the file had before.
+    let before = version_on_disk(&config.store.path);
     let mut conn = open_write(&config.store.path, config.store.busy_timeout)?;
-    let applied = migrate::migrate(&mut conn, &config.store.path)?;
+    migrate::migrate(&mut conn, &config.store.path)?;
     let version = migrate::schema_version(&conn)?;
+    let applied = version - before;
     // The index mode is part of bringing the database in line with the config.
     let mode = config.store.fts;
     let reindexed = fts::set_mode(&mut conn, mode)?;
@@ -163,10 +167,21 @@ fn db_migrate(config: &Config, json: bool) -> anyhow::Result<u8> {
     println!(
         "{}: schema version {version} ({} applied now), full-text index {}{change}",
         config.store.path.display(),
-        applied.len(),
+        applied,
         mode.as_str(),
     );
     Ok(0)
+}
+
+/// The schema version of an existing SQLite file, 0 when there is none yet (or it cannot be
+/// read: then opening it for writing fails next, with the reason).
+fn version_on_disk(path: &std::path::Path) -> i64 {
+    if !path.exists() {
+        return 0;
+    }
+    rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .and_then(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)))
+        .unwrap_or(0)
 }
 
 fn db_migrate_pg(config: &Config, url: &str, json: bool) -> anyhow::Result<u8> {
