@@ -482,3 +482,110 @@ fn ingest_stores_the_same_rows_on_both_stores() {
         ],
     );
 }
+
+/// Runs `args` on both stores and asserts the same exit code, stdout and stderr; returns stdout.
+fn same_on_both(sqlite: &Sandbox, pg: &Sandbox, args: &[&str]) -> String {
+    let (a, b) = (sqlite.run(args), pg.run(args));
+    let text = |o: &[u8]| String::from_utf8_lossy(o).into_owned();
+    assert_eq!(a.status.code(), b.status.code(), "{args:?}: {a:?} / {b:?}");
+    assert_eq!(text(&a.stdout), text(&b.stdout), "{args:?}");
+    // The command's own messages; log lines (migrations applied, PostgreSQL's warning that
+    // the SQLite keys are ignored) start with their time and are each store's own.
+    let warnings = |o: &[u8]| -> Vec<String> {
+        text(o)
+            .lines()
+            .filter(|l| !l.starts_with(|c: char| c.is_ascii_digit()))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(warnings(&a.stderr), warnings(&b.stderr), "{args:?}");
+    text(&a.stdout)
+}
+
+/// One body, two stores: subscribing, importing an OPML, disabling, enabling, removing,
+/// listing and exporting give the same output on SQLite and PostgreSQL.
+#[test]
+fn feed_commands_answer_alike_on_both_stores() {
+    let Some(db) = pg::database("feeds") else {
+        return;
+    };
+    let sqlite = Sandbox::new();
+    let s = pg_sandbox(&db);
+    let opml = sqlite.path("subs.opml");
+    std::fs::write(
+        &opml,
+        r#"<?xml version="1.0"?>
+<opml version="2.0"><head><title>subs</title></head><body>
+  <outline text="News"><outline type="rss" text="Alpha" xmlUrl="https://alpha.example.org/rss" htmlUrl="https://alpha.example.org/"/>
+  <outline type="rss" text="Beta &amp; Co" xmlUrl="https://beta.example.org/feed.xml"/></outline>
+  <outline type="rss" text="Again" xmlUrl="https://example.org/first.xml"/>
+  <outline type="rss" text="Broken" xmlUrl="not a url"/>
+</body></opml>"#,
+    )
+    .unwrap();
+    let opml = opml.to_str().unwrap();
+    let out = same_on_both(
+        &sqlite,
+        &s,
+        &[
+            "feed",
+            "add",
+            "https://example.org/first.xml",
+            "--title",
+            "First",
+        ],
+    );
+    assert_eq!(out, "added feed 1: https://example.org/first.xml\n");
+    let out = same_on_both(
+        &sqlite,
+        &s,
+        &["feed", "add", "https://example.org/first.xml"],
+    );
+    assert!(out.contains("already subscribed"), "{out}");
+    same_on_both(
+        &sqlite,
+        &s,
+        &[
+            "--json",
+            "feed",
+            "add",
+            "https://example.org/second.xml",
+            "--interval",
+            "15m",
+        ],
+    );
+    let out = same_on_both(&sqlite, &s, &["feed", "import", opml]);
+    assert_eq!(out, "2 feeds added, 1 already subscribed, 1 skipped\n");
+    same_on_both(&sqlite, &s, &["--json", "feed", "import", opml]);
+    same_on_both(&sqlite, &s, &["feed", "disable", "2"]);
+    same_on_both(
+        &sqlite,
+        &s,
+        &["feed", "disable", "https://beta.example.org/feed.xml"],
+    );
+    same_on_both(
+        &sqlite,
+        &s,
+        &["feed", "enable", "https://beta.example.org/feed.xml"],
+    );
+    same_on_both(&sqlite, &s, &["feed", "remove", "3"]);
+    // Unknown feeds: the same usage error.
+    same_on_both(&sqlite, &s, &["feed", "remove", "3"]);
+    same_on_both(
+        &sqlite,
+        &s,
+        &["feed", "enable", "https://nowhere.example.org/"],
+    );
+    let list = same_on_both(&sqlite, &s, &["feed", "list"]);
+    assert!(list.contains("disabled: disabled by user"), "{list}");
+    assert!(!list.contains("alpha.example.org"), "{list}");
+    let json = same_on_both(&sqlite, &s, &["--json", "feed", "list"]);
+    let rows: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 3, "{json}");
+    let xml = same_on_both(&sqlite, &s, &["feed", "export"]);
+    assert!(xml.contains("https://beta.example.org/feed.xml"), "{xml}");
+    assert_eq!(
+        db.count("SELECT count(*) FROM feeds WHERE origin = 'opml'"),
+        1
+    );
+}

@@ -4,6 +4,8 @@ use super::output::{cut, table};
 use super::UsageError;
 use crate::config::Config;
 use crate::store::feeds::{self, AddOutcome, FeedRow, FeedState};
+use crate::store::pg::feeds as pg_feeds;
+use crate::store::StoreError;
 use clap::Subcommand;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
@@ -36,8 +38,74 @@ pub enum FeedCommand {
     },
 }
 
+/// The feeds table of the configured store: each store keeps its own SQL, the commands
+/// below are one.
+enum Feeds {
+    Sqlite(Connection),
+    Postgres(postgres::Client),
+}
+
+impl Feeds {
+    fn open(config: &Config) -> Result<Feeds, StoreError> {
+        match &config.store.url {
+            Some(url) => Ok(Feeds::Postgres(crate::store::pg::migrate::open_write(url)?)),
+            None => Ok(Feeds::Sqlite(crate::store::open_write(
+                &config.store.path,
+                config.store.busy_timeout,
+            )?)),
+        }
+    }
+
+    fn list(&mut self) -> Result<Vec<FeedRow>, StoreError> {
+        match self {
+            Feeds::Sqlite(c) => feeds::list(c),
+            Feeds::Postgres(c) => pg_feeds::list(c),
+        }
+    }
+
+    fn find(&mut self, key: &str) -> Result<Option<FeedRow>, StoreError> {
+        match self {
+            Feeds::Sqlite(c) => feeds::find(c, key),
+            Feeds::Postgres(c) => pg_feeds::find(c, key),
+        }
+    }
+
+    fn add(
+        &mut self,
+        url: &str,
+        title: Option<&str>,
+        interval_secs: Option<i64>,
+        origin: &str,
+    ) -> Result<AddOutcome, StoreError> {
+        match self {
+            Feeds::Sqlite(c) => feeds::add(c, url, title, interval_secs, origin),
+            Feeds::Postgres(c) => pg_feeds::add(c, url, title, interval_secs, origin),
+        }
+    }
+
+    fn remove(&mut self, id: i64) -> Result<bool, StoreError> {
+        match self {
+            Feeds::Sqlite(c) => feeds::remove(c, id),
+            Feeds::Postgres(c) => pg_feeds::remove(c, id),
+        }
+    }
+
+    fn set_enabled(
+        &mut self,
+        id: i64,
+        enabled: bool,
+        reason: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        match self {
+            Feeds::Sqlite(c) => feeds::set_enabled(c, id, enabled, reason),
+            Feeds::Postgres(c) => pg_feeds::set_enabled(c, id, enabled, reason),
+        }
+    }
+}
+
 pub fn run(config: &Config, cmd: FeedCommand, json: bool) -> anyhow::Result<u8> {
-    let conn = crate::store::open_write(&config.store.path, config.store.busy_timeout)?;
+    let mut store = Feeds::open(config)?;
+    let conn = &mut store;
     match cmd {
         FeedCommand::Add {
             url,
@@ -45,44 +113,44 @@ pub fn run(config: &Config, cmd: FeedCommand, json: bool) -> anyhow::Result<u8> 
             interval,
         } => add(
             config,
-            &conn,
+            conn,
             &url,
             title.as_deref(),
             interval.as_deref(),
             json,
         ),
-        FeedCommand::List => list(&conn, json),
+        FeedCommand::List => list(conn, json),
         FeedCommand::Remove { feed } => {
-            let f = find(&conn, &feed)?;
-            feeds::remove(&conn, f.id)?;
+            let f = find(conn, &feed)?;
+            conn.remove(f.id)?;
             println!("removed feed {}: {}", f.id, f.url);
             Ok(0)
         }
         FeedCommand::Enable { feed } => {
-            let f = find(&conn, &feed)?;
-            feeds::set_enabled(&conn, f.id, true, None)?;
+            let f = find(conn, &feed)?;
+            conn.set_enabled(f.id, true, None)?;
             println!("enabled feed {}: {}", f.id, f.url);
             Ok(0)
         }
         FeedCommand::Disable { feed } => {
-            let f = find(&conn, &feed)?;
-            feeds::set_enabled(&conn, f.id, false, Some("disabled by user"))?;
+            let f = find(conn, &feed)?;
+            conn.set_enabled(f.id, false, Some("disabled by user"))?;
             println!("disabled feed {}: {}", f.id, f.url);
             Ok(0)
         }
-        FeedCommand::Import { file } => import(&conn, &file, json),
-        FeedCommand::Export { output } => export(&conn, output.as_deref()),
+        FeedCommand::Import { file } => import(conn, &file, json),
+        FeedCommand::Export { output } => export(conn, output.as_deref()),
     }
 }
 
-fn find(conn: &Connection, key: &str) -> anyhow::Result<FeedRow> {
-    feeds::find(conn, key)?
+fn find(conn: &mut Feeds, key: &str) -> anyhow::Result<FeedRow> {
+    conn.find(key)?
         .ok_or_else(|| UsageError(format!("no feed with id or URL `{key}`")).into())
 }
 
 fn add(
     config: &Config,
-    conn: &Connection,
+    conn: &mut Feeds,
     url: &str,
     title: Option<&str>,
     interval: Option<&str>,
@@ -104,7 +172,7 @@ fn add(
              `[fetch] allow_private_addresses = true` is set in the config"
         );
     }
-    let (id, added) = match feeds::add(conn, parsed.as_str(), title, interval, "cli")? {
+    let (id, added) = match conn.add(parsed.as_str(), title, interval, "cli")? {
         AddOutcome::Added(id) => (id, true),
         AddOutcome::Exists(id) => (id, false),
     };
@@ -151,8 +219,8 @@ fn state_text(f: &FeedRow) -> String {
     }
 }
 
-fn list(conn: &Connection, json: bool) -> anyhow::Result<u8> {
-    let list = feeds::list(conn)?;
+fn list(conn: &mut Feeds, json: bool) -> anyhow::Result<u8> {
+    let list = conn.list()?;
     if json {
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(0);
@@ -179,14 +247,14 @@ fn list(conn: &Connection, json: bool) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-fn import(conn: &Connection, file: &Path, json: bool) -> anyhow::Result<u8> {
+fn import(conn: &mut Feeds, file: &Path, json: bool) -> anyhow::Result<u8> {
     let xml = std::fs::read_to_string(file)
         .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", file.display()))?;
     let (list, skipped) =
         crate::opml::import(&xml).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let (mut added, mut existing) = (0, 0);
     for f in &list {
-        match feeds::add(conn, f.url.as_str(), f.title.as_deref(), None, "opml")? {
+        match conn.add(f.url.as_str(), f.title.as_deref(), None, "opml")? {
             AddOutcome::Added(_) => added += 1,
             AddOutcome::Exists(_) => existing += 1,
         }
@@ -211,8 +279,9 @@ fn import(conn: &Connection, file: &Path, json: bool) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-fn export(conn: &Connection, output: Option<&Path>) -> anyhow::Result<u8> {
-    let list: Vec<crate::opml::OpmlFeed> = feeds::list(conn)?
+fn export(conn: &mut Feeds, output: Option<&Path>) -> anyhow::Result<u8> {
+    let list: Vec<crate::opml::OpmlFeed> = conn
+        .list()?
         .into_iter()
         .filter_map(|f| {
             Some(crate::opml::OpmlFeed {

@@ -245,12 +245,12 @@ fn sqlite_only(command: &Command) -> Option<String> {
         | Command::CheckConfig
         | Command::Tags { counts: false }
         | Command::Eval { .. }
-        | Command::Train { .. } => return None,
+        | Command::Train { .. }
+        | Command::Feed { .. } => return None,
         Command::Db { command } => return db::sqlite_only(command),
         Command::Tags { counts: true } => "tags --counts",
         Command::Retag { .. } => "retag",
         Command::Dedupe { .. } => "dedupe",
-        Command::Feed { .. } => "feed",
     };
     Some(name.to_string())
 }

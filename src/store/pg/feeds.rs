@@ -108,7 +108,7 @@ fn feed_row(r: &Row) -> Result<FeedRow, StoreError> {
         last_error: r.try_get(15).map_err(g)?,
         consecutive_errors: r.try_get(16).map_err(g)?,
         current_interval_secs: r.try_get(17).map_err(g)?,
-        // Only `feed list` shows it, and it is not on PostgreSQL yet.
+        // Only `feed list` shows it; its query (`list`) adds the count.
         articles: 0,
     })
 }
@@ -352,4 +352,113 @@ pub fn prune(
         }
     }
     Ok(out)
+}
+
+/// `feed_row`'s columns and the feed's article count, for `feed list` and `feed find`.
+fn listed_columns() -> String {
+    format!(
+        "{COLUMNS}, (SELECT count(DISTINCT s.article_id) FROM sightings s WHERE s.feed_id = f.id)"
+    )
+}
+
+fn listed_row(r: &Row) -> Result<FeedRow, StoreError> {
+    let mut f = feed_row(r)?;
+    f.articles = r.try_get(18).map_err(sql)?;
+    Ok(f)
+}
+
+/// Polled feeds (local pseudo-feeds excluded), oldest first (as `store::feeds::list`).
+pub fn list(client: &mut Client) -> Result<Vec<FeedRow>, StoreError> {
+    client
+        .query(
+            &format!(
+                "SELECT {} FROM feeds f WHERE f.kind = 'feed' ORDER BY f.id",
+                listed_columns()
+            ),
+            &[],
+        )
+        .map_err(sql)?
+        .iter()
+        .map(listed_row)
+        .collect()
+}
+
+/// A feed by id, or by URL (as `store::feeds::find`).
+pub fn find(client: &mut Client, key: &str) -> Result<Option<FeedRow>, StoreError> {
+    let by_id = key.parse::<i64>().ok();
+    client
+        .query_opt(
+            &format!(
+                "SELECT {} FROM feeds f WHERE f.kind = 'feed' AND (f.id = $1 OR f.url = $2)",
+                listed_columns()
+            ),
+            &[&by_id, &key],
+        )
+        .map_err(sql)?
+        .as_ref()
+        .map(listed_row)
+        .transpose()
+}
+
+/// Add a feed unless its URL is already there (as `store::feeds::add`). Only a new URL is
+/// inserted, so an existing one spends no id; ON CONFLICT settles two adds racing.
+pub fn add(
+    client: &mut Client,
+    url: &str,
+    title: Option<&str>,
+    interval_secs: Option<i64>,
+    origin: &str,
+) -> Result<super::super::feeds::AddOutcome, StoreError> {
+    use super::super::feeds::AddOutcome;
+    if let Some(r) = client
+        .query_opt("SELECT id FROM feeds WHERE url = $1", &[&url])
+        .map_err(sql)?
+    {
+        return Ok(AddOutcome::Exists(r.try_get(0).map_err(sql)?));
+    }
+    let inserted = client
+        .query_opt(
+            "INSERT INTO feeds (url, kind, title, interval_secs, origin) VALUES ($1, 'feed', $2, $3, $4)
+             ON CONFLICT (url) DO NOTHING RETURNING id",
+            &[&url, &title, &interval_secs, &origin],
+        )
+        .map_err(sql)?;
+    match inserted {
+        Some(r) => Ok(AddOutcome::Added(r.try_get(0).map_err(sql)?)),
+        None => {
+            let r = client
+                .query_one("SELECT id FROM feeds WHERE url = $1", &[&url])
+                .map_err(sql)?;
+            Ok(AddOutcome::Exists(r.try_get(0).map_err(sql)?))
+        }
+    }
+}
+
+/// Remove a feed, its sightings, poll history and lease; its articles stay (as
+/// `store::feeds::remove`).
+pub fn remove(client: &mut Client, id: i64) -> Result<bool, StoreError> {
+    Ok(client
+        .execute("DELETE FROM feeds WHERE id = $1 AND kind = 'feed'", &[&id])
+        .map_err(sql)?
+        > 0)
+}
+
+/// As `store::feeds::set_enabled`.
+pub fn set_enabled(
+    client: &mut Client,
+    id: i64,
+    enabled: bool,
+    reason: Option<&str>,
+) -> Result<bool, StoreError> {
+    let n = client
+        .execute(
+            "UPDATE feeds SET enabled = CASE WHEN $2 THEN 1 ELSE 0 END,
+                    disabled_reason = CASE WHEN $2 THEN NULL ELSE $3 END,
+                    consecutive_errors = CASE WHEN $2 THEN 0 ELSE consecutive_errors END,
+                    next_poll_at = CASE WHEN $2 THEN NULL ELSE next_poll_at END, updated_at = $4
+              WHERE id = $1 AND kind = 'feed'",
+            &[&id, &enabled, &reason, &now_ts()],
+        )
+        .map_err(sql)?;
+    Ok(n > 0)
 }
