@@ -589,3 +589,65 @@ fn feed_commands_answer_alike_on_both_stores() {
         1
     );
 }
+
+/// `s` with `line` added to its config's `[store]` table.
+fn store_key(s: Sandbox, line: &str) -> Sandbox {
+    let text = std::fs::read_to_string(s.config()).unwrap();
+    std::fs::write(
+        s.config(),
+        text.replacen("[store]\n", &format!("[store]\n{line}\n"), 1),
+    )
+    .unwrap();
+    s
+}
+
+/// One body, two stores: after the same ingest, `tags --counts` and `db prune` (retention)
+/// give the same output and leave the same articles; `db vacuum` runs on PostgreSQL.
+#[test]
+fn tag_counts_prune_and_vacuum_answer_alike_on_both_stores() {
+    let Some(db) = pg::database("maint") else {
+        return;
+    };
+    let sqlite = store_key(Sandbox::new(), "retention_days = 365");
+    let s = store_key(pg_sandbox(&db), "retention_days = 365");
+    let items = corpus().join("articles/feed-items.jsonl");
+    let articles = corpus().join("articles/articles.jsonl");
+    let ingest = [
+        "ingest",
+        articles.to_str().unwrap(),
+        items.to_str().unwrap(),
+    ];
+    same_on_both(&sqlite, &s, &ingest);
+    let counts = same_on_both(&sqlite, &s, &["tags", "--counts"]);
+    assert!(counts.starts_with("KIND"), "{counts}");
+    same_on_both(&sqlite, &s, &["--json", "tags", "--counts"]);
+    let stored = sqlite.count("SELECT count(*) FROM articles");
+    assert_eq!(stored, db.count("SELECT count(*) FROM articles"));
+
+    let pruned = same_on_both(&sqlite, &s, &["--json", "db", "prune"]);
+    let p: serde_json::Value = serde_json::from_str(&pruned).unwrap();
+    let n = p["articles"].as_i64().unwrap();
+    assert!(n > 0 && n < stored, "{pruned}");
+    let left = sqlite.count("SELECT count(*) FROM articles");
+    assert_eq!(left, stored - n);
+    assert_eq!(left, db.count("SELECT count(*) FROM articles"));
+    // What hung on the pruned articles went with them on both.
+    for table in ["sightings", "article_tags", "article_fingerprints"] {
+        let q = format!("SELECT count(*) FROM {table}");
+        assert_eq!(sqlite.count(&q), db.count(&q), "{table}");
+    }
+    same_on_both(&sqlite, &s, &["tags", "--counts"]);
+    // Nothing older is left: a second prune removes nothing, on both.
+    let again = same_on_both(&sqlite, &s, &["db", "prune"]);
+    assert_eq!(again, "pruned 0 articles and 0 poll records\n");
+
+    let out = s.run_ok(&["db", "vacuum"]);
+    assert!(
+        out.ends_with(": vacuumed\n") && out.contains("postgres://"),
+        "{out}"
+    );
+    let vacuumed = db.count(
+        "SELECT count(*) FROM pg_stat_user_tables WHERE relname = 'articles' AND last_vacuum IS NOT NULL",
+    );
+    assert_eq!(vacuumed, 1);
+}

@@ -23,17 +23,6 @@ pub enum DbCommand {
     },
 }
 
-/// The subcommand's name when it has no PostgreSQL implementation yet (`[store] url` set).
-pub fn sqlite_only(cmd: &DbCommand) -> Option<String> {
-    match cmd {
-        DbCommand::Migrate => None,
-        DbCommand::Prune => Some("db prune".into()),
-        DbCommand::Vacuum => Some("db vacuum".into()),
-        // It reads SQLite whatever the url says: its source is `path`.
-        DbCommand::Copy { .. } => None,
-    }
-}
-
 pub fn run(config: &Config, cmd: DbCommand, json: bool) -> anyhow::Result<u8> {
     match cmd {
         DbCommand::Migrate => db_migrate(config, json),
@@ -106,12 +95,17 @@ fn db_copy(config: &Config, to: &str, json: bool) -> anyhow::Result<u8> {
 }
 
 fn db_prune(config: &Config, json: bool) -> anyhow::Result<u8> {
-    let mut conn = open_write(&config.store.path, config.store.busy_timeout)?;
-    let p = prune::prune(
-        &mut conn,
-        config.store.retention_days,
-        config.store.fetch_log_days,
-    )?;
+    let (articles, fetches) = (config.store.retention_days, config.store.fetch_log_days);
+    let p = match &config.store.url {
+        Some(url) => {
+            let mut client = crate::store::pg::migrate::open_write(url)?;
+            crate::store::pg::feeds::prune(&mut client, articles, fetches)?
+        }
+        None => {
+            let mut conn = open_write(&config.store.path, config.store.busy_timeout)?;
+            prune::prune(&mut conn, articles, fetches)?
+        }
+    };
     if json {
         println!("{}", serde_json::to_string(&p)?);
     } else {
@@ -124,6 +118,12 @@ fn db_prune(config: &Config, json: bool) -> anyhow::Result<u8> {
 }
 
 fn db_vacuum(config: &Config) -> anyhow::Result<u8> {
+    if let Some(url) = &config.store.url {
+        let mut client = crate::store::pg::migrate::open_write(url)?;
+        crate::store::pg::read::vacuum(&mut client)?;
+        println!("{}: vacuumed", crate::store::pg::redact(url));
+        return Ok(0);
+    }
     let conn = open_write(&config.store.path, config.store.busy_timeout)?;
     prune::vacuum(&conn)?;
     println!("{}: vacuumed", config.store.path.display());

@@ -243,12 +243,12 @@ fn sqlite_only(command: &Command) -> Option<String> {
         | Command::Poll { .. }
         | Command::Ingest { .. }
         | Command::CheckConfig
-        | Command::Tags { counts: false }
+        | Command::Tags { .. }
         | Command::Eval { .. }
         | Command::Train { .. }
-        | Command::Feed { .. } => return None,
-        Command::Db { command } => return db::sqlite_only(command),
-        Command::Tags { counts: true } => "tags --counts",
+        | Command::Feed { .. }
+        // `db copy` reads SQLite whatever the url says: its source is `path`.
+        | Command::Db { .. } => return None,
         Command::Retag { .. } => "retag",
         Command::Dedupe { .. } => "dedupe",
     };

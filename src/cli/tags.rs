@@ -14,8 +14,16 @@ pub fn list(config: &Config, counts: bool, json: bool) -> anyhow::Result<u8> {
     let tagger = Tagger::load(config)?;
     let mut used: HashMap<(String, String), i64> = HashMap::new();
     if counts {
-        let conn = open_read(&config.store.path, config.store.busy_timeout)?;
-        used.extend(retag::tag_counts(&conn)?);
+        match &config.store.url {
+            Some(url) => {
+                let mut client = crate::store::pg::migrate::open_read(url)?;
+                used.extend(crate::store::pg::read::tag_counts(&mut client)?);
+            }
+            None => {
+                let conn = open_read(&config.store.path, config.store.busy_timeout)?;
+                used.extend(retag::tag_counts(&conn)?);
+            }
+        }
     }
     let defs = tagger.taxonomy().tag_defs();
     if json {

@@ -291,6 +291,26 @@ pub fn article(client: &mut Client, id: i64) -> Result<Option<ArticleDetail>, St
     Ok(Some(detail))
 }
 
+/// How many articles carry each tag (as `store::retag::tag_counts`).
+pub fn tag_counts(client: &mut Client) -> Result<Vec<super::super::retag::TagCount>, StoreError> {
+    client
+        .query(
+            "SELECT t.kind, t.slug, count(*) FROM article_tags at JOIN tags t ON t.id = at.tag_id
+              GROUP BY t.id",
+            &[],
+        )
+        .map_err(sql)?
+        .iter()
+        .map(|r| Ok(((get(r, 0)?, get(r, 1)?), get(r, 2)?)))
+        .collect()
+}
+
+/// Reclaim the space of deleted rows and refresh the planner's statistics. VACUUM cannot run
+/// inside a transaction: it is sent alone.
+pub fn vacuum(client: &mut Client) -> Result<(), StoreError> {
+    client.batch_execute("VACUUM (ANALYZE)").map_err(sql)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
