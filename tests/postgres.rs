@@ -382,25 +382,7 @@ fn search_show_and_status_answer_alike_on_both_stores() {
 }
 
 #[test]
-fn commands_not_yet_on_postgres_refuse_clearly_and_bad_urls_are_config_errors() {
-    let Some(db) = pg::database("refuse") else {
-        return;
-    };
-    let s = pg_sandbox(&db);
-    let out = s.run(&["retag"]);
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("`newsdesk retag` does not run on a PostgreSQL store yet"),
-        "{stderr}"
-    );
-    // Nothing was created on either store.
-    assert!(!s.db().exists());
-    assert_eq!(
-        db.count("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"),
-        0
-    );
-
+fn bad_urls_are_config_errors_and_a_missing_server_is_named() {
     let bad = Sandbox::with_config("").with_url("mysql://u:secret@h/db");
     let out = bad.run(&["status"]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
@@ -650,4 +632,97 @@ fn tag_counts_prune_and_vacuum_answer_alike_on_both_stores() {
         "SELECT count(*) FROM pg_stat_user_tables WHERE relname = 'articles' AND last_vacuum IS NOT NULL",
     );
     assert_eq!(vacuumed, 1);
+}
+
+/// One body, two stores: after the same ingest, `retag`, `dedupe --explain` and `dedupe
+/// --rebuild` (under a changed threshold, then back) give the same output and leave the same
+/// tags and groups.
+#[test]
+fn retag_and_dedupe_answer_alike_on_both_stores() {
+    let Some(db) = pg::database("regroup") else {
+        return;
+    };
+    let sqlite = Sandbox::new();
+    let s = pg_sandbox(&db);
+    let items = corpus().join("articles/feed-items.jsonl");
+    let articles = corpus().join("articles/articles.jsonl");
+    let ingest = [
+        "ingest",
+        articles.to_str().unwrap(),
+        items.to_str().unwrap(),
+    ];
+    same_on_both(&sqlite, &s, &ingest);
+    let groups = |q: &str| -> (Vec<String>, Vec<String>) {
+        let a: Vec<String> = sqlite
+            .sql()
+            .prepare(q)
+            .unwrap()
+            .query_map([], |r| r.get::<_, String>(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let b: Vec<String> = db
+            .client()
+            .query(q, &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        (a, b)
+    };
+    let grouping = "SELECT id || ':' || coalesce(duplicate_of, 0) || ':' || coalesce(duplicate_detector, '') FROM articles ORDER BY id";
+    let tagging = "SELECT article_id || ':' || tag_id || ':' || CAST(round(score * 1000) AS integer) FROM article_tags ORDER BY article_id, tag_id";
+
+    // Retag: the same counts and progress, the same tags after.
+    let out = same_on_both(&sqlite, &s, &["retag"]);
+    assert!(out.contains("articles retagged"), "{out}");
+    same_on_both(&sqlite, &s, &["--json", "retag", "--since", "2000-01-01"]);
+    let (a, b) = groups(tagging);
+    assert!(!a.is_empty());
+    assert_eq!(a, b);
+
+    // Explain: a grouped pair and an unrelated pair, text and JSON.
+    let (dup, of): (i64, i64) = sqlite
+        .sql()
+        .query_row(
+            "SELECT id, duplicate_of FROM articles WHERE duplicate_of IS NOT NULL ORDER BY id LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let (dup, of) = (dup.to_string(), of.to_string());
+    let out = same_on_both(&sqlite, &s, &["dedupe", "--explain", &of, &dup]);
+    assert!(out.contains("stored: grouped"), "{out}");
+    same_on_both(&sqlite, &s, &["--json", "dedupe", "--explain", &dup, &of]);
+    same_on_both(&sqlite, &s, &["dedupe", "--explain", "1", "2"]);
+    let out = same_on_both(&sqlite, &s, &["dedupe", "--explain", "1", "999999"]);
+    assert!(out.is_empty());
+
+    // Rebuild under a stricter threshold regroups some articles, alike; back under the
+    // shipped one, the groups are the ingest's again.
+    let (before, _) = groups(grouping);
+    let strict = |sb: &Sandbox| {
+        let text = std::fs::read_to_string(sb.config()).unwrap();
+        std::fs::write(
+            sb.config(),
+            format!("{text}\n[dedupe]\nshort_min_score = 0.9\nsimhash_max_distance = 0\n"),
+        )
+        .unwrap();
+        text
+    };
+    let (sqlite_text, pg_text) = (strict(&sqlite), strict(&s));
+    let out = same_on_both(&sqlite, &s, &["--json", "dedupe", "--rebuild"]);
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(r["regrouped"].as_i64().unwrap() > 0, "{out}");
+    let (a, b) = groups(grouping);
+    assert_eq!(a, b);
+    assert_ne!(a, before);
+    std::fs::write(sqlite.config(), sqlite_text).unwrap();
+    std::fs::write(s.config(), pg_text).unwrap();
+    let out = same_on_both(&sqlite, &s, &["dedupe", "--rebuild"]);
+    assert!(out.contains("articles regrouped"), "{out}");
+    same_on_both(&sqlite, &s, &["dedupe", "--rebuild", "--since", "1d"]);
+    let (a, b) = groups(grouping);
+    assert_eq!(a, b);
+    assert_eq!(a, before);
 }

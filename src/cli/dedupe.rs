@@ -10,10 +10,21 @@ use crate::store::{open_read, open_write};
 const REBUILD_BATCH: usize = 1000;
 
 pub fn explain(config: &Config, first: i64, second: i64, json: bool) -> anyhow::Result<u8> {
-    let conn = open_read(&config.store.path, config.store.busy_timeout)?;
+    enum Store {
+        Sqlite(rusqlite::Connection),
+        Postgres(postgres::Client),
+    }
+    let mut store = match &config.store.url {
+        Some(url) => Store::Postgres(crate::store::pg::migrate::open_read(url)?),
+        None => Store::Sqlite(open_read(&config.store.path, config.store.busy_timeout)?),
+    };
     let mut articles = Vec::with_capacity(2);
     for id in [first, second] {
-        match stored::article(&conn, id)? {
+        let found = match &mut store {
+            Store::Sqlite(conn) => stored::article(conn, id)?,
+            Store::Postgres(client) => crate::store::pg::dedupe::article(client, id)?,
+        };
+        match found {
             Some(a) => articles.push(a),
             None => {
                 eprintln!("error: no article with id {id}");
@@ -88,18 +99,33 @@ fn print_verdict(v: &DetectorVerdict) {
 }
 
 pub fn rebuild(config: &Config, since: Option<String>, json: bool) -> anyhow::Result<u8> {
-    let mut conn = open_write(&config.store.path, config.store.busy_timeout)?;
-    let outcome = stored::rebuild(
-        &mut conn,
-        &config.dedupe,
-        since.as_deref(),
-        REBUILD_BATCH,
-        |done, total| {
-            if !json {
-                eprintln!("regrouped {done}/{total}");
-            }
-        },
-    )?;
+    let progress = |done, total| {
+        if !json {
+            eprintln!("regrouped {done}/{total}");
+        }
+    };
+    let outcome = match &config.store.url {
+        Some(url) => {
+            let mut client = crate::store::pg::migrate::open_write(url)?;
+            crate::store::pg::dedupe::rebuild(
+                &mut client,
+                &config.dedupe,
+                since.as_deref(),
+                REBUILD_BATCH,
+                progress,
+            )?
+        }
+        None => {
+            let mut conn = open_write(&config.store.path, config.store.busy_timeout)?;
+            stored::rebuild(
+                &mut conn,
+                &config.dedupe,
+                since.as_deref(),
+                REBUILD_BATCH,
+                progress,
+            )?
+        }
+    };
     if json {
         println!("{}", serde_json::to_string(&outcome)?);
     } else {

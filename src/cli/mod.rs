@@ -170,9 +170,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                 "[store] url is set: the store is PostgreSQL and these SQLite-only keys are ignored"
             );
         }
-        if let Some(command) = sqlite_only(&cli.command) {
-            return Err(crate::store::StoreError::SqliteOnly { command }.into());
-        }
     }
     match cli.command {
         Command::Run => daemon::run(config),
@@ -230,29 +227,6 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             dedupe::rebuild(&config, since, json)
         }
     }
-}
-
-/// The command's name when it has no PostgreSQL implementation yet. Commands that need no
-/// store (check-config, tags without counts, eval, train) run whatever the store.
-fn sqlite_only(command: &Command) -> Option<String> {
-    let name = match command {
-        Command::Search(_)
-        | Command::Show { .. }
-        | Command::Status
-        | Command::Run
-        | Command::Poll { .. }
-        | Command::Ingest { .. }
-        | Command::CheckConfig
-        | Command::Tags { .. }
-        | Command::Eval { .. }
-        | Command::Train { .. }
-        | Command::Feed { .. }
-        // `db copy` reads SQLite whatever the url says: its source is `path`.
-        | Command::Db { .. } => return None,
-        Command::Retag { .. } => "retag",
-        Command::Dedupe { .. } => "dedupe",
-    };
-    Some(name.to_string())
 }
 
 /// `--since`: "7d" / "12h" (that long ago) or a date / RFC 3339 time, to ISO-8601 UTC text.

@@ -75,6 +75,9 @@ pub fn list(config: &Config, counts: bool, json: bool) -> anyhow::Result<u8> {
 /// batches, each batch one transaction through the writer.
 pub fn retag(config: &Config, since: Option<String>, json: bool) -> anyhow::Result<u8> {
     let tagger = Tagger::load(config)?;
+    if let Some(url) = &config.store.url {
+        return retag_pg(config, url, &tagger, since, json);
+    }
     let (writer, writer_thread) = Writer::start(config, None)?;
     let read = open_read(&config.store.path, config.store.busy_timeout)?;
     let since = since.unwrap_or_default();
@@ -108,6 +111,51 @@ pub fn retag(config: &Config, since: Option<String>, json: bool) -> anyhow::Resu
     if writer_thread.join().is_err() {
         anyhow::bail!("the store writer thread panicked");
     }
+    print_retagged(done, changed_flags, json);
+    Ok(0)
+}
+
+/// `retag` on PostgreSQL: the same batches, read on one connection and written on another,
+/// each batch one transaction.
+fn retag_pg(
+    config: &Config,
+    url: &str,
+    tagger: &Tagger,
+    since: Option<String>,
+    json: bool,
+) -> anyhow::Result<u8> {
+    use crate::store::pg;
+    let mut read = pg::migrate::open_write(url)?;
+    let mut writer =
+        pg::write::PgState::new(pg::connect(url)?, &config.dedupe, pg::feeds::owner_name());
+    let since = since.unwrap_or_default();
+    let total = pg::read::count_since(&mut read, &since)?;
+    let (mut done, mut changed_flags, mut last_id) = (0usize, 0usize, 0i64);
+    loop {
+        let batch = pg::read::retag_batch(&mut read, last_id, &since, RETAG_BATCH)?;
+        let Some(last) = batch.last() else { break };
+        last_id = last.id;
+        let tagged: Vec<(i64, crate::store::write::TagSet)> = batch
+            .iter()
+            .map(|s| {
+                let t = tagger.tag(&s.article);
+                if s.foreign_policy != Some(t.foreign_policy) {
+                    changed_flags += 1;
+                }
+                (s.id, t)
+            })
+            .collect();
+        done += tagged.len();
+        writer.retag(&tagged)?;
+        if !json {
+            eprintln!("retagged {done}/{total}");
+        }
+    }
+    print_retagged(done, changed_flags, json);
+    Ok(0)
+}
+
+fn print_retagged(done: usize, changed_flags: usize, json: bool) {
     if json {
         println!(
             "{}",
@@ -116,7 +164,6 @@ pub fn retag(config: &Config, since: Option<String>, json: bool) -> anyhow::Resu
     } else {
         println!("{done} articles retagged; the foreign-policy flag changed on {changed_flags}");
     }
-    Ok(0)
 }
 
 pub fn eval(

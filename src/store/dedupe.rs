@@ -22,37 +22,67 @@ pub struct StoredArticle {
     pub stored_hash: String,
 }
 
-const COLUMNS: &str = "id, title, title_derived, body_text, lang, published_at, updated_at,
+/// What `from_row` reads (the PostgreSQL twin reads the same).
+pub(crate) const COLUMNS: &str =
+    "id, title, title_derived, body_text, lang, published_at, updated_at,
     first_seen_at, content_hash, duplicate_of, duplicate_detector";
 
-/// The article a row holds, with the fingerprint and content hash of its stored text.
-fn from_row(r: &Row) -> rusqlite::Result<(i64, Article, Fingerprint, Option<i64>, String)> {
-    let time = |i: usize| -> rusqlite::Result<_> {
-        Ok(r.get::<_, Option<String>>(i)?
-            .as_deref()
-            .and_then(parse_timestamp))
-    };
-    let title: String = r.get(1)?;
-    let body_text: String = r.get(3)?;
+/// A stored article's dedupe inputs, whichever store they come from: the text and dates as
+/// stored (ISO-8601 text).
+pub(crate) struct StoredText {
+    pub title: String,
+    pub title_derived: bool,
+    pub body_text: String,
+    pub lang: Option<String>,
+    pub published_at: Option<String>,
+    pub updated_at: Option<String>,
+    pub first_seen_at: Option<String>,
+}
+
+/// The article, with the fingerprint and content hash of its stored text under the current
+/// rules, dated as stored.
+pub(crate) fn from_text(t: StoredText) -> (Article, Fingerprint) {
+    let time = |v: Option<String>| v.as_deref().and_then(parse_timestamp);
     let article = Article {
         guid: None,
         url: None,
         canonical_url: None,
-        content_hash: crate::normalize::content_hash(&title, &body_text),
-        title,
-        title_derived: r.get(2)?,
+        content_hash: crate::normalize::content_hash(&t.title, &t.body_text),
+        title: t.title,
+        title_derived: t.title_derived,
         author: None,
-        published_at: time(5)?,
-        updated_at: time(6)?,
+        published_at: time(t.published_at),
+        updated_at: time(t.updated_at),
         summary: None,
-        body_text,
+        body_text: t.body_text,
         body_html: None,
-        lang: r.get(4)?,
+        lang: t.lang,
     };
-    let first_seen = time(7)?.map(|t| t.timestamp());
     let mut fp = fingerprint(&article);
-    fp.seen = first_seen;
+    fp.seen = time(t.first_seen_at).map(|t| t.timestamp());
+    (article, fp)
+}
+
+/// The article a row holds, with the fingerprint and content hash of its stored text.
+fn from_row(r: &Row) -> rusqlite::Result<(i64, Article, Fingerprint, Option<i64>, String)> {
+    let (article, fp) = from_text(StoredText {
+        title: r.get(1)?,
+        title_derived: r.get(2)?,
+        body_text: r.get(3)?,
+        lang: r.get(4)?,
+        published_at: r.get(5)?,
+        updated_at: r.get(6)?,
+        first_seen_at: r.get(7)?,
+    });
     Ok((r.get(0)?, article, fp, r.get(9)?, r.get(8)?))
+}
+
+/// The outlets that carried an article, as `dedupe --explain` shows them: distinct, sorted
+/// here so both stores list them alike.
+pub(crate) fn outlets_text(mut names: Vec<String>) -> String {
+    names.sort();
+    names.dedup();
+    names.join(",")
 }
 
 /// One stored article as `dedupe --explain` needs it; `None` when there is no such id.
@@ -67,16 +97,17 @@ pub fn article(conn: &Connection, id: i64) -> Result<Option<StoredArticle>, Stor
     let Some(((id, article, fp, duplicate_of, stored_hash), detector)) = row else {
         return Ok(None);
     };
-    let outlets: Option<String> = conn.query_row(
-        "SELECT group_concat(DISTINCT coalesce(f.title, f.url)) FROM sightings s
-           JOIN feeds f ON f.id = s.feed_id WHERE s.article_id = ?1",
-        [id],
-        |r| r.get(0),
-    )?;
+    let outlets: Vec<String> = conn
+        .prepare(
+            "SELECT DISTINCT coalesce(f.title, f.url) FROM sightings s
+               JOIN feeds f ON f.id = s.feed_id WHERE s.article_id = ?1",
+        )?
+        .query_map([id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
     Ok(Some(StoredArticle {
         id,
         title: article.title,
-        outlets: outlets.unwrap_or_default(),
+        outlets: outlets_text(outlets),
         duplicate_of,
         detector,
         fingerprint: fp,

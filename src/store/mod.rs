@@ -60,9 +60,6 @@ pub enum StoreError {
         name: &'static str,
         cause: String,
     },
-    /// The command has no PostgreSQL implementation yet; the store's url is set.
-    #[error("`newsdesk {command}` does not run on a PostgreSQL store yet (`[store] url` is set); on PostgreSQL, newsdesk runs: run, poll --once, ingest, db migrate, db copy, status, search, show")]
-    SqliteOnly { command: String },
     #[error("database setting {key} has the value {value:?}, which this newsdesk does not know")]
     BadSetting { key: &'static str, value: String },
     /// The search text is not an FTS5 query (an open quote, a lone `*`, nothing to search).

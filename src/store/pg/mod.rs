@@ -3,11 +3,11 @@
 //! code uses rusqlite: a blocking connection per command (and, for writes, per writer
 //! thread), never inside the async runtime.
 //!
-//! What runs on PostgreSQL so far: `run` and `poll --once` (several processes sharing the
-//! feeds through leases), `ingest`, `db migrate`, `db copy --to` (from SQLite), `status`, `search` and
-//! `show`; the rest stop with an error that says so (`cli::sqlite_only`).
+//! Every command that uses a store runs on PostgreSQL: `run` and `poll --once` share the
+//! feeds through leases; `db copy --to` moves a SQLite store up.
 
 pub mod copy;
+pub mod dedupe;
 pub mod feeds;
 pub mod hosts;
 pub mod migrate;

@@ -311,6 +311,59 @@ pub fn vacuum(client: &mut Client) -> Result<(), StoreError> {
     client.batch_execute("VACUUM (ANALYZE)").map_err(sql)
 }
 
+/// Articles published (or first seen) at or after `since` (as `store::retag::count_since`).
+pub fn count_since(client: &mut Client, since: &str) -> Result<i64, StoreError> {
+    let r = client
+        .query_one(
+            "SELECT count(*) FROM articles WHERE coalesce(published_at, first_seen_at) >= $1",
+            &[&since],
+        )
+        .map_err(sql)?;
+    get(&r, 0)
+}
+
+/// Up to `limit` articles with an id above `after` since `since`, in id order, as the tagger
+/// reads them (as `store::retag::batch`).
+pub fn retag_batch(
+    client: &mut Client,
+    after: i64,
+    since: &str,
+    limit: usize,
+) -> Result<Vec<super::super::retag::StoredArticle>, StoreError> {
+    client
+        .query(
+            "SELECT id, title, title_derived, url, canonical_url, author, summary, body_text, lang,
+                    content_hash, foreign_policy
+               FROM articles WHERE id > $1 AND coalesce(published_at, first_seen_at) >= $2
+              ORDER BY id LIMIT $3",
+            &[&after, &since, &(limit as i64)],
+        )
+        .map_err(sql)?
+        .iter()
+        .map(|r| {
+            Ok(super::super::retag::StoredArticle {
+                id: get(r, 0)?,
+                article: crate::model::Article {
+                    guid: None,
+                    url: get(r, 3)?,
+                    canonical_url: get(r, 4)?,
+                    title: get(r, 1)?,
+                    title_derived: get::<i16>(r, 2)? != 0,
+                    author: get(r, 5)?,
+                    published_at: None,
+                    updated_at: None,
+                    summary: get(r, 6)?,
+                    body_text: get(r, 7)?,
+                    body_html: None,
+                    lang: get(r, 8)?,
+                    content_hash: get(r, 9)?,
+                },
+                foreign_policy: flag(get(r, 10)?),
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

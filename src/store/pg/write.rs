@@ -26,7 +26,7 @@ use std::collections::HashMap;
 const MIN_WORDS_FOR_HASH_IDENTITY: usize = 25;
 
 /// The advisory lock every newsdesk write transaction on PostgreSQL holds until its commit.
-const WRITE_LOCK: i64 = 0x6e64_7772_6974_6521; // "ndwrite!"
+pub(crate) const WRITE_LOCK: i64 = 0x6e64_7772_6974_6521; // "ndwrite!"
 
 pub(crate) fn sql(e: postgres::Error) -> StoreError {
     StoreError::Pg(super::cause(&e))
@@ -136,6 +136,36 @@ impl PgState {
         poll: &mut PollRecord,
     ) -> Result<BatchOutcome, StoreError> {
         self.store(&Source::Feed(feed_id), items, unchanged, Some(poll))
+    }
+
+    /// New tags (and flag) for stored articles, in one transaction (as `Writer::retag`).
+    pub fn retag(&mut self, batch: &[(i64, TagSet)]) -> Result<(), StoreError> {
+        let now = now_ts();
+        let PgState {
+            client,
+            tag_ids,
+            statements,
+            ..
+        } = self;
+        let mut tx = Tx {
+            tx: client.transaction().map_err(sql)?,
+            statements,
+        };
+        let mut result = Ok(());
+        for (id, tags) in batch {
+            result = write_tags(&mut tx, tag_ids, *id, tags, &now);
+            if result.is_err() {
+                break;
+            }
+        }
+        match result.and_then(|()| tx.commit().map_err(sql)) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                // Rolled back: tag ids it created are gone.
+                self.tag_ids.clear();
+                Err(e)
+            }
+        }
     }
 
     fn store(
