@@ -89,16 +89,7 @@ pub fn retag(config: &Config, since: Option<String>, json: bool) -> anyhow::Resu
         let batch = retag::batch(&read, last_id, &since, RETAG_BATCH)?;
         let Some(last) = batch.last() else { break };
         last_id = last.id;
-        let tagged: Vec<(i64, crate::store::write::TagSet)> = batch
-            .iter()
-            .map(|s| {
-                let t = tagger.tag(&s.article);
-                if s.foreign_policy != Some(t.foreign_policy) {
-                    changed_flags += 1;
-                }
-                (s.id, t)
-            })
-            .collect();
+        let tagged = tag_batch(&tagger, &batch, &mut changed_flags);
         done += tagged.len();
         writer
             .call_blocking(move |w| w.retag(&tagged))
@@ -135,16 +126,7 @@ fn retag_pg(
         let batch = pg::read::retag_batch(&mut read, last_id, &since, RETAG_BATCH)?;
         let Some(last) = batch.last() else { break };
         last_id = last.id;
-        let tagged: Vec<(i64, crate::store::write::TagSet)> = batch
-            .iter()
-            .map(|s| {
-                let t = tagger.tag(&s.article);
-                if s.foreign_policy != Some(t.foreign_policy) {
-                    changed_flags += 1;
-                }
-                (s.id, t)
-            })
-            .collect();
+        let tagged = tag_batch(tagger, &batch, &mut changed_flags);
         done += tagged.len();
         writer.retag(&tagged)?;
         if !json {
@@ -183,4 +165,22 @@ pub fn eval(
         eprintln!("({:.2} s)", started.elapsed().as_secs_f64());
     }
     Ok(0)
+}
+
+/// Tag a batch of stored articles again, counting those whose flag changes.
+fn tag_batch(
+    tagger: &Tagger,
+    batch: &[retag::StoredArticle],
+    changed_flags: &mut usize,
+) -> Vec<(i64, crate::store::write::TagSet)> {
+    batch
+        .iter()
+        .map(|s| {
+            let t = tagger.tag(&s.article);
+            if s.foreign_policy != Some(t.foreign_policy) {
+                *changed_flags += 1;
+            }
+            (s.id, t)
+        })
+        .collect()
 }
