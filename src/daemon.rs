@@ -160,6 +160,12 @@ pub async fn poll_once(config: &Config, all: bool) -> anyhow::Result<Vec<PollSum
     // SQLite's claim is the whole pass at once.
     let once = ctx.writer.sqlite().is_some();
     let mut seen = HashSet::new();
+    // Claims renew this process's leases; once the pass has claimed its last feeds they are
+    // renewed on a timer instead, a third of the lease time apart, until the polls finish.
+    let mut renewal =
+        tokio::time::interval((config.store.lease_time / 3).max(Duration::from_millis(100)));
+    renewal.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    renewal.tick().await;
     loop {
         if !exhausted && tasks.len() < batch {
             let (writer, started) = (ctx.writer.clone(), pass_started.clone());
@@ -178,7 +184,21 @@ pub async fn poll_once(config: &Config, all: bool) -> anyhow::Result<Vec<PollSum
             }
             exhausted = once || fresh == 0;
         }
-        let Some(done) = tasks.join_next().await else {
+        let next = tokio::select! {
+            done = tasks.join_next() => done,
+            _ = renewal.tick(), if !once => {
+                let writer = ctx.writer.clone();
+                // A failed renewal loses nothing yet: the leases run until their expiry, and
+                // the next tick tries again.
+                match tokio::task::spawn_blocking(move || writer.renew()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::warn!(error = %e, "could not renew this process's feed leases"),
+                    Err(e) => tracing::warn!(error = %e, "could not renew this process's feed leases"),
+                }
+                continue;
+            }
+        };
+        let Some(done) = next else {
             if exhausted {
                 break;
             }

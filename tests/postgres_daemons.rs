@@ -456,3 +456,37 @@ fn two_run_daemons_share_the_feeds_and_stop_cleanly() {
     assert_every_item_once(&db, 40 * 10, None);
     assert_eq!(db.count("SELECT count(*) FROM daemons"), 0);
 }
+
+#[test]
+fn a_poll_outlasting_the_lease_time_keeps_its_lease() {
+    let Some(db) = pg::database("renew") else {
+        return;
+    };
+    let server = FeedServer::start();
+    let paths = farm(&server, 4, 5);
+    // A claims all four feeds in its first claim (a batch is twice the concurrency), polls
+    // three, and is stuck on the held one well past its 2-second lease with nothing left to
+    // claim: only its renewals keep B from taking that feed mid-poll.
+    server.hold(&paths[0]);
+    let sb = sandbox(
+        &db,
+        &server,
+        &paths,
+        "concurrency = 2",
+        "lease_time = \"2s\"",
+    );
+    let a = spawn_poll(&sb);
+    wait_for("A to fetch the held feed", Duration::from_secs(60), || {
+        server.arrived(&paths[0]) == 1
+    });
+    std::thread::sleep(Duration::from_secs(5));
+    let b = spawn_poll(&sb);
+    // B's pass ends by itself when nothing is left to it; were it polling the held feed it
+    // would wait for the release below, and the checks after would catch it.
+    std::thread::sleep(Duration::from_secs(3));
+    server.release(&paths[0]);
+    let (a, b) = (polled(a), polled(b));
+    assert_eq!(a.len(), 4, "{a:?}");
+    assert!(b.is_empty(), "B polled feeds A held: {b:?}");
+    assert_eq!(server.arrived(&paths[0]), 1);
+}

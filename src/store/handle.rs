@@ -182,6 +182,20 @@ impl StoreWriter {
 }
 
 impl StoreWriter {
+    /// Extend this process's leases and heartbeat (PostgreSQL; nothing on SQLite, which has
+    /// no leases). A pass whose last claim is behind it renews while its polls finish, so a
+    /// slow feed is not taken over by another daemon mid-poll. Blocking.
+    pub fn renew(&self) -> Result<(), StoreError> {
+        match self {
+            StoreWriter::Sqlite { .. } => Ok(()),
+            StoreWriter::Postgres(pg) => {
+                pg.read(|c| super::pg::feeds::renew(c, &pg.owner, pg.lease).map(|_| ()))
+            }
+        }
+    }
+}
+
+impl StoreWriter {
     /// Jobs waiting for the writer (SQLite's queue; PostgreSQL reports none).
     pub fn queue_depth(&self) -> usize {
         self.sqlite().map_or(0, Writer::queue_depth)
