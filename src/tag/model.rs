@@ -58,13 +58,6 @@ pub struct TextModel {
     pub country: Option<super::country::CountryModel>,
 }
 
-/// A feature's share of one head's decision.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Feature {
-    Dense(usize),
-    Term(u32),
-}
-
 /// What the model makes of one article: for each head its log-odds, from the article's dense
 /// features and its terms (index, value) with their weights looked up once.
 pub(crate) struct Scores {
@@ -124,19 +117,21 @@ impl TextModel {
         Scores { z, terms }
     }
 
-    /// The features that moved head `head` most, as (feature, value, contribution): the `n`
-    /// largest of the dense features and the `n` largest of the words, largest first. Each
+    /// The features that moved head `head` most, as (feature name, value, contribution): the
+    /// `n` largest of the dense features and the `n` largest of the words, largest first. Each
     /// word weighs little beside a summary feature such as "topics:all", but the words are
-    /// what an analyst reads the decision from, so they get places of their own.
+    /// what an analyst reads the decision from, so they get places of their own. A word's
+    /// character grams ("#<dip", "#dipl", ...) are summed into one feature, "text:~diplomacy"
+    /// (its letters), the value the number of them: a gram alone tells an analyst nothing.
     pub(crate) fn explain(
         &self,
         head: usize,
-        dense: &[f64],
+        (dense, text): (&[f64], &str),
         s: &Scores,
         n: usize,
-    ) -> Vec<(Feature, f64, f64)> {
+    ) -> Vec<(Arc<str>, f64, f64)> {
         let h = self.n_heads();
-        let top = |mut v: Vec<(Feature, f64, f64)>| {
+        let top = |mut v: Vec<(Arc<str>, f64, f64)>| {
             v.retain(|c| c.2 != 0.0);
             v.sort_by(|a, b| b.2.abs().total_cmp(&a.2.abs()));
             v.truncate(n);
@@ -145,25 +140,58 @@ impl TextModel {
         let mut all = top(dense
             .iter()
             .enumerate()
-            .map(|(f, &x)| (Feature::Dense(f), x, x * self.dense[f * h + head]))
+            .map(|(f, &x)| {
+                let name = Arc::clone(&self.dense_names[f]);
+                (name, x, x * self.dense[f * h + head])
+            })
             .collect());
-        all.extend(top(s
+        let contribution = |i: u32, x: f32| (x * self.weights[i as usize * h + head]) as f64;
+        let is_gram = |i: u32| self.terms[i as usize].name.starts_with("text:#");
+        let mut words: Vec<(Arc<str>, f64, f64)> = s
             .terms
             .iter()
+            .filter(|t| !is_gram(t.0))
             .map(|&(i, x)| {
-                let w = self.weights[i as usize * h + head];
-                (Feature::Term(i), x as f64, (x * w) as f64)
+                let name = Arc::clone(&self.terms[i as usize].name);
+                (name, x as f64, contribution(i, x))
             })
-            .collect()));
+            .collect();
+        // `s.terms` is in index order, so the grams are too.
+        let grams: Vec<(u32, f64)> = s
+            .terms
+            .iter()
+            .filter(|t| is_gram(t.0))
+            .map(|&(i, x)| (i, contribution(i, x)))
+            .collect();
+        if !grams.is_empty() {
+            // Each gram counts once, for the first word that has it.
+            let mut claimed = vec![false; grams.len()];
+            let mut by_word: Vec<(String, f64, f64)> = Vec::new();
+            super::text::word_grams(text, |word, k| {
+                let Some(&i) = self.index.get(&k) else { return };
+                let Ok(g) = grams.binary_search_by_key(&i, |g| g.0) else {
+                    return;
+                };
+                if std::mem::replace(&mut claimed[g], true) {
+                    return;
+                }
+                match by_word.iter_mut().find(|w| w.0 == word) {
+                    Some(w) => {
+                        w.1 += 1.0;
+                        w.2 += grams[g].1;
+                    }
+                    None => by_word.push((word.to_string(), 1.0, grams[g].1)),
+                }
+            });
+            words.extend(
+                by_word
+                    .into_iter()
+                    .map(|(w, c, x)| (Arc::from(format!("text:~{w}")), c, x)),
+            );
+        }
+        all.extend(top(words));
         all.sort_by(|a, b| b.2.abs().total_cmp(&a.2.abs()));
         all
-    }
-
-    pub(crate) fn feature_name(&self, f: Feature) -> Arc<str> {
-        match f {
-            Feature::Dense(i) => Arc::clone(&self.dense_names[i]),
-            Feature::Term(i) => Arc::clone(&self.terms[i as usize].name),
-        }
     }
 
     /// The model as the text the file holds.
@@ -494,5 +522,30 @@ mod tests {
             .map(|l| format!("{l}\n"))
             .collect();
         assert!(parse(&dropped).is_err());
+    }
+
+    /// A word's character grams are explained as one feature, the word's letters, summing
+    /// their contributions; each gram counts once, for the first word that has it.
+    #[test]
+    fn grams_are_explained_by_the_word_they_come_from() {
+        let mut m = tiny();
+        for (i, g) in ["#<ira", "#iran", "#<env"].into_iter().enumerate() {
+            m.index.insert(super::super::text::key(g), i as u32 + 1);
+            m.terms.push(Term {
+                name: Arc::from(format!("text:{g}")),
+                idf: 1.0,
+            });
+            m.weights.extend([0.5, 0.0]);
+        }
+        let text = "Iranian envoy\nIran";
+        let s = m.score(&[0.0], text);
+        let all = m.explain(0, (&[0.0], text), &s, 5);
+        let get = |name: &str| all.iter().find(|c| &*c.0 == name);
+        let iranian = get("text:~iranian").expect("the grams of \"iranian\"");
+        assert_eq!(iranian.1, 2.0, "{all:?}");
+        assert!(get("text:~iran").is_none(), "{all:?}");
+        assert_eq!(get("text:~envoy").map(|c| c.1), Some(1.0), "{all:?}");
+        assert!(get("text:envoy").is_some(), "{all:?}");
+        assert!(!all.iter().any(|c| c.0.contains('#')), "{all:?}");
     }
 }

@@ -136,7 +136,7 @@ pub fn tag_with(tax: &Taxonomy, model: Option<&TextModel>, article: &Article) ->
     let f = features(&doc, &s, &kept);
     let scores = model.map(|m| m.score(&f, &doc.text));
     let (p, evidence) = match (model, &scores) {
-        (Some(m), Some(sc)) => model_flag(m, &f, sc),
+        (Some(m), Some(sc)) => model_flag(m, (&f, &doc.text), sc),
         _ => rules_flag(tax, &f),
     };
     let foreign_policy = p >= evidence.threshold;
@@ -203,23 +203,28 @@ fn rules_flag(tax: &Taxonomy, f: &[f64]) -> (f64, FlagEvidence) {
     (p, evidence)
 }
 
-fn contributions(m: &TextModel, head: usize, f: &[f64], sc: &Scores) -> Vec<Contribution> {
-    m.explain(head, f, sc, TOP_MODEL_FEATURES)
+fn contributions(
+    m: &TextModel,
+    head: usize,
+    input: (&[f64], &str),
+    sc: &Scores,
+) -> Vec<Contribution> {
+    m.explain(head, input, sc, TOP_MODEL_FEATURES)
         .into_iter()
         .map(|(feature, value, c)| Contribution {
             contribution: round(c),
-            feature: m.feature_name(feature),
+            feature,
             value: round(value),
         })
         .collect()
 }
 
 /// The flag from the trained model's first head, explained by its words and features.
-fn model_flag(m: &TextModel, f: &[f64], sc: &Scores) -> (f64, FlagEvidence) {
+fn model_flag(m: &TextModel, input: (&[f64], &str), sc: &Scores) -> (f64, FlagEvidence) {
     let p = sigmoid(sc.z[0]);
     let evidence = FlagEvidence {
         bias: round(m.bias[0]),
-        contributions: contributions(m, 0, f, sc),
+        contributions: contributions(m, 0, input, sc),
         probability: round(p),
         threshold: m.threshold[0],
     };
@@ -267,7 +272,7 @@ fn model_topics(
     for i in idx {
         let t = &tax.topics[i];
         let mut evidence = topic_evidence(tax, s, i);
-        evidence.features = contributions(m, i + 1, f, sc);
+        evidence.features = contributions(m, i + 1, (f, &doc.text), sc);
         tags.push(TagHit {
             kind: TagKind::Topic,
             slug: t.slug.clone(),

@@ -89,16 +89,65 @@ fn grams(
 /// `GRAM`-gram of a word (figures aside) in the first `MAX_WORDS` words of `text`. `term` is the term's text, built only when `names` is set
 /// (training); tagging passes `false` and gets "".
 pub(crate) fn terms(text: &str, names: bool, mut f: impl FnMut(u64, &str)) {
-    let mut word = String::new();
     let mut prev = String::new();
     let mut prev_hash: Option<u64> = None;
     let mut pair = String::new();
+    let mut title_word = String::new();
+    let (mut marked, mut bounds, mut gram) = (String::new(), Vec::new(), String::new());
+    each_word(text, |word, in_title| {
+        let h = key(word);
+        f(h, if names { word } else { "" });
+        if word != "0" {
+            grams(word, names, (&mut marked, &mut bounds, &mut gram), &mut f);
+        }
+        if in_title {
+            title_word.clear();
+            title_word.push('^');
+            title_word.push_str(word);
+            f(key(&title_word), &title_word);
+        }
+        if let Some(ph) = prev_hash {
+            let ph = fnv(fnv(ph, b" "), word.as_bytes());
+            if names {
+                pair.clear();
+                pair.push_str(&prev);
+                pair.push(' ');
+                pair.push_str(word);
+            }
+            f(ph, &pair);
+        }
+        prev_hash = Some(h);
+        if names {
+            std::mem::swap(&mut prev, word);
+        }
+    });
+}
+
+/// Call `f(word, gram key)` for the character grams of each of the words `terms` reads: which
+/// word a gram of the evidence came from.
+pub(crate) fn word_grams(text: &str, mut f: impl FnMut(&str, u64)) {
+    let (mut marked, mut bounds, mut gram) = (String::new(), Vec::new(), String::new());
+    each_word(text, |word, _| {
+        if word != "0" {
+            let w: &str = word;
+            grams(
+                w,
+                false,
+                (&mut marked, &mut bounds, &mut gram),
+                &mut |k, _| f(w, k),
+            );
+        }
+    });
+}
+
+/// Call `f(word, in the headline)` for each of the first `MAX_WORDS` words of `text`,
+/// lower-cased, figures as "0". `f` may take the word's buffer (swap it out).
+fn each_word(text: &str, mut f: impl FnMut(&mut String, bool)) {
+    let mut word = String::new();
     let mut words = 0;
     let mut chars = text.chars().peekable();
     // The headline is the first line: its words also count as headline words ("^envoy").
     let mut in_title = true;
-    let mut title_word = String::new();
-    let (mut marked, mut bounds, mut gram) = (String::new(), Vec::new(), String::new());
     while words < MAX_WORDS {
         word.clear();
         // Skip to the next word; a word is a run of letters and digits ("U.S." is "u", "s").
@@ -126,31 +175,7 @@ pub(crate) fn terms(text: &str, names: bool, mut f: impl FnMut(u64, &str)) {
             word.clear();
             word.push('0');
         }
-        let h = key(&word);
-        f(h, if names { &word } else { "" });
-        if word != "0" {
-            grams(&word, names, (&mut marked, &mut bounds, &mut gram), &mut f);
-        }
-        if in_title {
-            title_word.clear();
-            title_word.push('^');
-            title_word.push_str(&word);
-            f(key(&title_word), &title_word);
-        }
-        if let Some(ph) = prev_hash {
-            let ph = fnv(fnv(ph, b" "), word.as_bytes());
-            if names {
-                pair.clear();
-                pair.push_str(&prev);
-                pair.push(' ');
-                pair.push_str(&word);
-            }
-            f(ph, &pair);
-        }
-        prev_hash = Some(h);
-        if names {
-            std::mem::swap(&mut prev, &mut word);
-        }
+        f(&mut word, in_title);
     }
 }
 
