@@ -63,6 +63,9 @@ pub struct TextModel {
 pub(crate) struct Scores {
     pub z: Vec<f64>,
     pub terms: Vec<(u32, f32)>,
+    /// (term, ordinal of the first word it came from) of the character grams among `terms`,
+    /// in term order: the evidence names a gram by its word.
+    pub grams: Vec<(u32, u32)>,
 }
 
 /// A name for the taxonomy a model was trained with: the heads and the dense feature names.
@@ -84,19 +87,27 @@ impl TextModel {
     /// The log-odds of every head for an article with these dense features and text.
     pub(crate) fn score(&self, dense: &[f64], text: &str) -> Scores {
         let h = self.n_heads();
-        let mut found: Vec<u32> = Vec::with_capacity(256);
-        super::text::terms(text, false, |k, _| {
+        // (term, ordinal of the word a gram came from; u32::MAX for other terms).
+        let mut found: Vec<(u32, u32)> = Vec::with_capacity(512);
+        super::text::terms(text, false, |k, _, of| {
             if let Some(&i) = self.index.get(&k) {
-                found.push(i);
+                found.push((i, of.unwrap_or(u32::MAX)));
             }
         });
-        // Sorted, then counted by runs: the terms come out in index order, whatever the text.
+        // Sorted, then counted by runs: the terms come out in index order, whatever the text,
+        // and a gram's first entry has its first word.
         found.sort_unstable();
         let mut counts: Vec<(u32, f32)> = Vec::with_capacity(found.len());
-        for i in found {
+        let mut grams: Vec<(u32, u32)> = Vec::new();
+        for (i, w) in found {
             match counts.last_mut() {
                 Some(c) if c.0 == i => c.1 += 1.0,
-                _ => counts.push((i, 1.0)),
+                _ => {
+                    counts.push((i, 1.0));
+                    if w != u32::MAX {
+                        grams.push((i, w));
+                    }
+                }
             }
         }
         let terms = tf_idf(&mut counts, |i| self.terms[i as usize].idf);
@@ -114,7 +125,7 @@ impl TextModel {
                 *zh += (x * w) as f64;
             }
         }
-        Scores { z, terms }
+        Scores { z, terms, grams }
     }
 
     /// The features that moved head `head` most, as (feature name, value, contribution): the
@@ -146,48 +157,38 @@ impl TextModel {
             })
             .collect());
         let contribution = |i: u32, x: f32| (x * self.weights[i as usize * h + head]) as f64;
-        let is_gram = |i: u32| self.terms[i as usize].name.starts_with("text:#");
-        let mut words: Vec<(Arc<str>, f64, f64)> = s
-            .terms
-            .iter()
-            .filter(|t| !is_gram(t.0))
-            .map(|&(i, x)| {
-                let name = Arc::clone(&self.terms[i as usize].name);
-                (name, x as f64, contribution(i, x))
-            })
-            .collect();
-        // `s.terms` is in index order, so the grams are too.
-        let grams: Vec<(u32, f64)> = s
-            .terms
-            .iter()
-            .filter(|t| is_gram(t.0))
-            .map(|&(i, x)| (i, contribution(i, x)))
-            .collect();
-        if !grams.is_empty() {
-            // Each gram counts once, for the first word that has it.
-            let mut claimed = vec![false; grams.len()];
-            let mut by_word: Vec<(String, f64, f64)> = Vec::new();
-            super::text::word_grams(text, |word, k| {
-                let Some(&i) = self.index.get(&k) else { return };
-                let Ok(g) = grams.binary_search_by_key(&i, |g| g.0) else {
-                    return;
-                };
-                if std::mem::replace(&mut claimed[g], true) {
-                    return;
+        let mut words: Vec<(Arc<str>, f64, f64)> = Vec::new();
+        // (word ordinal, contribution) of each gram, summed by word below.
+        let mut grams: Vec<(u32, f64)> = Vec::new();
+        // Both lists are in term order: one walk pairs each gram with its word.
+        let mut next = s.grams.iter().peekable();
+        for &(i, x) in &s.terms {
+            while next.next_if(|g| g.0 < i).is_some() {}
+            match next.next_if(|g| g.0 == i) {
+                Some(&(_, w)) => grams.push((w, contribution(i, x))),
+                None => {
+                    let name = Arc::clone(&self.terms[i as usize].name);
+                    words.push((name, x as f64, contribution(i, x)));
                 }
-                match by_word.iter_mut().find(|w| w.0 == word) {
-                    Some(w) => {
-                        w.1 += 1.0;
-                        w.2 += grams[g].1;
-                    }
-                    None => by_word.push((word.to_string(), 1.0, grams[g].1)),
+            }
+        }
+        grams.sort_unstable_by_key(|g| g.0);
+        let mut by_word: Vec<(u32, f64, f64)> = Vec::new();
+        for (w, c) in grams {
+            match by_word.last_mut() {
+                Some(last) if last.0 == w => {
+                    last.1 += 1.0;
+                    last.2 += c;
                 }
-            });
-            words.extend(
-                by_word
-                    .into_iter()
-                    .map(|(w, c, x)| (Arc::from(format!("text:~{w}")), c, x)),
-            );
+                _ => by_word.push((w, 1.0, c)),
+            }
+        }
+        by_word.retain(|c| c.2 != 0.0);
+        by_word.sort_by(|a, b| b.2.abs().total_cmp(&a.2.abs()));
+        by_word.truncate(n);
+        let at: Vec<u32> = by_word.iter().map(|w| w.0).collect();
+        for (word, (_, count, c)) in super::text::words_at(text, &at).into_iter().zip(by_word) {
+            words.push((Arc::from(format!("text:~{word}")), count, c));
         }
         all.extend(top(words));
         all.sort_by(|a, b| b.2.abs().total_cmp(&a.2.abs()));

@@ -85,26 +85,28 @@ fn grams(
     }
 }
 
-/// Call `f(key, term)` for every word, every pair of adjacent words and every character
-/// `GRAM`-gram of a word (figures aside) in the first `MAX_WORDS` words of `text`. `term` is the term's text, built only when `names` is set
+/// Call `f(key, term, gram of)` for every word, every pair of adjacent words and every
+/// character `GRAM`-gram of a word (figures aside) in the first `MAX_WORDS` words of `text`;
+/// `gram of` is, for a gram, the ordinal of its word (`words` gives them back). `term` is the term's text, built only when `names` is set
 /// (training); tagging passes `false` and gets "".
-pub(crate) fn terms(text: &str, names: bool, mut f: impl FnMut(u64, &str)) {
+pub(crate) fn terms(text: &str, names: bool, mut f: impl FnMut(u64, &str, Option<u32>)) {
     let mut prev = String::new();
     let mut prev_hash: Option<u64> = None;
     let mut pair = String::new();
     let mut title_word = String::new();
     let (mut marked, mut bounds, mut gram) = (String::new(), Vec::new(), String::new());
-    each_word(text, |word, in_title| {
+    each_word(text, |word, in_title, n| {
         let h = key(word);
-        f(h, if names { word } else { "" });
+        f(h, if names { word } else { "" }, None);
         if word != "0" {
-            grams(word, names, (&mut marked, &mut bounds, &mut gram), &mut f);
+            let bufs = (&mut marked, &mut bounds, &mut gram);
+            grams(word, names, bufs, &mut |k, g| f(k, g, Some(n)));
         }
         if in_title {
             title_word.clear();
             title_word.push('^');
             title_word.push_str(word);
-            f(key(&title_word), &title_word);
+            f(key(&title_word), &title_word, None);
         }
         if let Some(ph) = prev_hash {
             let ph = fnv(fnv(ph, b" "), word.as_bytes());
@@ -114,7 +116,7 @@ pub(crate) fn terms(text: &str, names: bool, mut f: impl FnMut(u64, &str)) {
                 pair.push(' ');
                 pair.push_str(word);
             }
-            f(ph, &pair);
+            f(ph, &pair, None);
         }
         prev_hash = Some(h);
         if names {
@@ -123,26 +125,24 @@ pub(crate) fn terms(text: &str, names: bool, mut f: impl FnMut(u64, &str)) {
     });
 }
 
-/// Call `f(word, gram key)` for the character grams of each of the words `terms` reads: which
-/// word a gram of the evidence came from.
-pub(crate) fn word_grams(text: &str, mut f: impl FnMut(&str, u64)) {
-    let (mut marked, mut bounds, mut gram) = (String::new(), Vec::new(), String::new());
-    each_word(text, |word, _| {
-        if word != "0" {
-            let w: &str = word;
-            grams(
-                w,
-                false,
-                (&mut marked, &mut bounds, &mut gram),
-                &mut |k, _| f(w, k),
-            );
+/// The words `terms` reads at the ordinals `at` (its grams name them), lower-cased, in the
+/// order of `at`.
+pub(crate) fn words_at(text: &str, at: &[u32]) -> Vec<String> {
+    let mut out = vec![String::new(); at.len()];
+    let last = at.iter().copied().max();
+    each_word(text, |word, _, n| {
+        if Some(n) <= last {
+            for (slot, _) in out.iter_mut().zip(at).filter(|(_, &a)| a == n) {
+                slot.clone_from(word);
+            }
         }
     });
+    out
 }
 
-/// Call `f(word, in the headline)` for each of the first `MAX_WORDS` words of `text`,
-/// lower-cased, figures as "0". `f` may take the word's buffer (swap it out).
-fn each_word(text: &str, mut f: impl FnMut(&mut String, bool)) {
+/// Call `f(word, in the headline, ordinal)` for each of the first `MAX_WORDS` words of
+/// `text`, lower-cased, figures as "0". `f` may take the word's buffer (swap it out).
+fn each_word(text: &str, mut f: impl FnMut(&mut String, bool, u32)) {
     let mut word = String::new();
     let mut words = 0;
     let mut chars = text.chars().peekable();
@@ -169,13 +169,13 @@ fn each_word(text: &str, mut f: impl FnMut(&mut String, bool)) {
         if word.is_empty() {
             break;
         }
-        words += 1;
         // Figures ("2026", "15") are all one word: their values say nothing about the subject.
         if word.bytes().all(|b| b.is_ascii_digit()) {
             word.clear();
             word.push('0');
         }
-        f(&mut word, in_title);
+        f(&mut word, in_title, words as u32);
+        words += 1;
     }
 }
 
@@ -188,10 +188,20 @@ mod tests {
     #[test]
     fn pair_keys_are_the_keys_of_their_text() {
         let mut got = Vec::new();
-        terms("Ceasefire TALKS, 2026:\nKremlin’s envoy", true, |k, t| {
-            assert_eq!(k, key(t), "{t}");
-            got.push(t.to_string());
-        });
+        terms(
+            "Ceasefire TALKS, 2026:\nKremlin’s envoy",
+            true,
+            |k, t, of| {
+                assert_eq!(of.is_some(), t.starts_with('#'), "{t}");
+                if t == "#<env" {
+                    assert_eq!(of, Some(5));
+                }
+                assert_eq!(k, key(t), "{t}");
+                got.push(t.to_string());
+            },
+        );
+        let words = words_at("Ceasefire TALKS, 2026:\nKremlin’s envoy", &[5, 0, 2]);
+        assert_eq!(words, ["envoy", "ceasefire", "0"]);
         let grams: Vec<&String> = got.iter().filter(|t| t.starts_with('#')).collect();
         assert_eq!(
             grams[..8],

@@ -130,7 +130,7 @@ pub fn load(tax: &Taxonomy, articles: &[PathBuf], labels: &[PathBuf]) -> Result<
             }
             let (dense, text) = super::score::model_inputs(tax, &article);
             let mut terms: Vec<(u64, f32)> = Vec::new();
-            super::text::terms(&text, true, |k, name| {
+            super::text::terms(&text, true, |k, name, _| {
                 data.names.entry(k).or_insert_with(|| name.to_string());
                 match terms.iter_mut().find(|t| t.0 == k) {
                     Some(t) => t.1 += 1.0,
