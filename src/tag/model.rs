@@ -157,35 +157,39 @@ impl TextModel {
             })
             .collect());
         let contribution = |i: u32, x: f32| (x * self.weights[i as usize * h + head]) as f64;
-        let mut words: Vec<(Arc<str>, f64, f64)> = Vec::new();
-        // (word ordinal, contribution) of each gram, summed by word below.
-        let mut grams: Vec<(u32, f64)> = Vec::new();
+        // (term, value, contribution) of the words and pairs: named once the top ones are known.
+        let mut terms: Vec<(u32, f64, f64)> = Vec::new();
+        // Each gram's contribution summed into its word's slot (grams, contribution).
+        let mut by_ordinal = [(0u32, 0.0f64); super::text::MAX_WORDS];
         // Both lists are in term order: one walk pairs each gram with its word.
         let mut next = s.grams.iter().peekable();
         for &(i, x) in &s.terms {
             while next.next_if(|g| g.0 < i).is_some() {}
             match next.next_if(|g| g.0 == i) {
-                Some(&(_, w)) => grams.push((w, contribution(i, x))),
-                None => {
-                    let name = Arc::clone(&self.terms[i as usize].name);
-                    words.push((name, x as f64, contribution(i, x)));
+                Some(&(_, w)) => {
+                    if let Some(slot) = by_ordinal.get_mut(w as usize) {
+                        slot.0 += 1;
+                        slot.1 += contribution(i, x);
+                    }
                 }
+                None => terms.push((i, x as f64, contribution(i, x))),
             }
         }
-        grams.sort_unstable_by_key(|g| g.0);
-        let mut by_word: Vec<(u32, f64, f64)> = Vec::new();
-        for (w, c) in grams {
-            match by_word.last_mut() {
-                Some(last) if last.0 == w => {
-                    last.1 += 1.0;
-                    last.2 += c;
-                }
-                _ => by_word.push((w, 1.0, c)),
-            }
-        }
-        by_word.retain(|c| c.2 != 0.0);
+        let mut by_word: Vec<(u32, f64, f64)> = by_ordinal
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| w.1 != 0.0)
+            .map(|(o, w)| (o as u32, w.0 as f64, w.1))
+            .collect();
         by_word.sort_by(|a, b| b.2.abs().total_cmp(&a.2.abs()));
         by_word.truncate(n);
+        terms.retain(|c| c.2 != 0.0);
+        terms.sort_by(|a, b| b.2.abs().total_cmp(&a.2.abs()));
+        terms.truncate(n);
+        let mut words: Vec<(Arc<str>, f64, f64)> = terms
+            .into_iter()
+            .map(|(i, x, c)| (Arc::clone(&self.terms[i as usize].name), x, c))
+            .collect();
         let at: Vec<u32> = by_word.iter().map(|w| w.0).collect();
         for (word, (_, count, c)) in super::text::words_at(text, &at).into_iter().zip(by_word) {
             words.push((Arc::from(format!("text:~{word}")), count, c));

@@ -62,6 +62,29 @@ fn grams(
     (marked, bounds, name): (&mut String, &mut Vec<usize>, &mut String),
     f: &mut impl FnMut(u64, &str),
 ) {
+    let base = fnv(FNV_OFFSET, b"#");
+    // Most words are ASCII: their grams are byte windows, with no string built when tagging.
+    if word.is_ascii() && !names {
+        let w = word.as_bytes();
+        let n = w.len() + 2;
+        if n < GRAM {
+            return;
+        }
+        let at = |i: usize| match i {
+            0 => b'<',
+            i if i == n - 1 => b'>',
+            i => w[i - 1],
+        };
+        for st in 0..=n - GRAM {
+            let mut h = base;
+            for i in st..st + GRAM {
+                h ^= at(i) as u64;
+                h = h.wrapping_mul(FNV_PRIME);
+            }
+            f(h, "");
+        }
+        return;
+    }
     marked.clear();
     marked.push('<');
     marked.push_str(word);
@@ -73,7 +96,6 @@ fn grams(
     if chars < GRAM {
         return;
     }
-    let base = fnv(FNV_OFFSET, b"#");
     for st in 0..=chars - GRAM {
         let g = &marked[bounds[st]..bounds[st + GRAM]];
         if names {
@@ -87,8 +109,9 @@ fn grams(
 
 /// Call `f(key, term, gram of)` for every word, every pair of adjacent words and every
 /// character `GRAM`-gram of a word (figures aside) in the first `MAX_WORDS` words of `text`;
-/// `gram of` is, for a gram, the ordinal of its word (`words` gives them back). `term` is the term's text, built only when `names` is set
-/// (training); tagging passes `false` and gets "".
+/// `gram of` is, for a gram, the ordinal of its word (`words_at` gives them back). `term` is
+/// the term's text, built only when `names` is set (training); tagging passes `false` and
+/// gets "".
 pub(crate) fn terms(text: &str, names: bool, mut f: impl FnMut(u64, &str, Option<u32>)) {
     let mut prev = String::new();
     let mut prev_hash: Option<u64> = None;
@@ -122,6 +145,7 @@ pub(crate) fn terms(text: &str, names: bool, mut f: impl FnMut(u64, &str, Option
         if names {
             std::mem::swap(&mut prev, word);
         }
+        true
     });
 }
 
@@ -131,18 +155,18 @@ pub(crate) fn words_at(text: &str, at: &[u32]) -> Vec<String> {
     let mut out = vec![String::new(); at.len()];
     let last = at.iter().copied().max();
     each_word(text, |word, _, n| {
-        if Some(n) <= last {
-            for (slot, _) in out.iter_mut().zip(at).filter(|(_, &a)| a == n) {
-                slot.clone_from(word);
-            }
+        for (slot, _) in out.iter_mut().zip(at).filter(|(_, &a)| a == n) {
+            slot.clone_from(word);
         }
+        Some(n) < last
     });
     out
 }
 
 /// Call `f(word, in the headline, ordinal)` for each of the first `MAX_WORDS` words of
-/// `text`, lower-cased, figures as "0". `f` may take the word's buffer (swap it out).
-fn each_word(text: &str, mut f: impl FnMut(&mut String, bool, u32)) {
+/// `text`, lower-cased, figures as "0", until it returns false. `f` may take the word's
+/// buffer (swap it out).
+fn each_word(text: &str, mut f: impl FnMut(&mut String, bool, u32) -> bool) {
     let mut word = String::new();
     let mut words = 0;
     let mut chars = text.chars().peekable();
@@ -174,7 +198,9 @@ fn each_word(text: &str, mut f: impl FnMut(&mut String, bool, u32)) {
             word.clear();
             word.push('0');
         }
-        f(&mut word, in_title, words as u32);
+        if !f(&mut word, in_title, words as u32) {
+            break;
+        }
         words += 1;
     }
 }
@@ -229,5 +255,18 @@ mod tests {
                 "s envoy"
             ]
         );
+    }
+
+    /// Tagging (no names, ASCII words hashed as byte windows) reads the same keys as
+    /// training.
+    #[test]
+    fn tagging_reads_the_keys_training_names() {
+        let text = "Iran’s envoy in Zürich: a 2026 ceasefire\nSanctioned ally";
+        let mut named = Vec::new();
+        terms(text, true, |k, _, of| named.push((k, of)));
+        let mut bare = Vec::new();
+        terms(text, false, |k, _, of| bare.push((k, of)));
+        assert_eq!(named, bare);
+        assert!(named.contains(&(key("#<zür"), Some(4))), "{named:?}");
     }
 }
