@@ -173,9 +173,9 @@ fn corpus_files() -> [String; 4] {
 }
 
 /// Held out, not in-sample: each labelled feed is tagged by a model trained without it. The
-/// shipped training reaches flag F1 0.868 and countries F1 0.931 over the 13 feeds (micro); a
-/// change that loses more than 0.03 of either fails here. The dev sources held out one at a
-/// time stay at today's level.
+/// shipped training reaches flag F1 0.875, topics F1 0.694 and countries F1 0.931 over the 13
+/// feeds (micro), and flag F1 0.887 over the dev sources held out one at a time; a change that
+/// loses more than 0.03 of any fails here.
 #[test]
 fn leave_feeds_out_flag_f1_holds() {
     let sb = Sandbox::new();
@@ -186,7 +186,12 @@ fn leave_feeds_out_flag_f1_holds() {
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     let f1 = |r: &serde_json::Value| r["flag"]["f1"].as_f64().unwrap_or(0.0);
     let feeds = f1(&report["feeds"]);
-    assert!(feeds >= 0.868 - 0.03, "leave-feeds-out flag F1 {feeds:.3}");
+    assert!(feeds >= 0.875 - 0.03, "leave-feeds-out flag F1 {feeds:.3}");
+    let topics = report["feeds"]["topics"]["f1"].as_f64().unwrap_or(0.0);
+    assert!(
+        topics >= 0.694 - 0.03,
+        "leave-feeds-out topics F1 {topics:.3}"
+    );
     let countries = report["feeds"]["countries"]["f1"].as_f64().unwrap_or(0.0);
     assert!(
         countries >= 0.931 - 0.03,
@@ -195,7 +200,10 @@ fn leave_feeds_out_flag_f1_holds() {
     assert!(report["country_threshold"].is_number(), "{out}");
     assert_eq!(report["feeds"]["labelled"], 626, "{out}");
     let sources = f1(&report["sources"]);
-    assert!(sources >= 0.85, "leave-source-out flag F1 {sources:.3}");
+    assert!(
+        sources >= 0.887 - 0.03,
+        "leave-source-out flag F1 {sources:.3}"
+    );
 }
 
 /// The same labels and seed give the same model file, byte for byte; the file is what

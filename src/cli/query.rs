@@ -240,9 +240,10 @@ fn top_features(evidence: &serde_json::Value) -> String {
     list.filter_map(|c| {
         let name = c["feature"].as_str()?;
         let name = match name.strip_prefix("text:") {
-            Some(words) => match words.strip_prefix('^') {
-                Some(w) => format!("{w:?} in the headline"),
-                None => format!("{words:?}"),
+            Some(words) => match (words.strip_prefix('^'), words.strip_prefix('~')) {
+                (Some(w), _) => format!("{w:?} in the headline"),
+                (_, Some(w)) => format!("{w:?}'s letters"),
+                _ => format!("{words:?}"),
             },
             None => name.to_string(),
         };

@@ -58,18 +58,14 @@ pub struct TextModel {
     pub country: Option<super::country::CountryModel>,
 }
 
-/// A feature's share of one head's decision.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Feature {
-    Dense(usize),
-    Term(u32),
-}
-
 /// What the model makes of one article: for each head its log-odds, from the article's dense
 /// features and its terms (index, value) with their weights looked up once.
 pub(crate) struct Scores {
     pub z: Vec<f64>,
     pub terms: Vec<(u32, f32)>,
+    /// (term, ordinal of the first word it came from) of the character grams among `terms`,
+    /// in term order: the evidence names a gram by its word.
+    pub grams: Vec<(u32, u32)>,
 }
 
 /// A name for the taxonomy a model was trained with: the heads and the dense feature names.
@@ -91,19 +87,27 @@ impl TextModel {
     /// The log-odds of every head for an article with these dense features and text.
     pub(crate) fn score(&self, dense: &[f64], text: &str) -> Scores {
         let h = self.n_heads();
-        let mut found: Vec<u32> = Vec::with_capacity(256);
-        super::text::terms(text, false, |k, _| {
+        // (term, ordinal of the word a gram came from; u32::MAX for other terms).
+        let mut found: Vec<(u32, u32)> = Vec::with_capacity(512);
+        super::text::terms(text, false, |k, _, of| {
             if let Some(&i) = self.index.get(&k) {
-                found.push(i);
+                found.push((i, of.unwrap_or(u32::MAX)));
             }
         });
-        // Sorted, then counted by runs: the terms come out in index order, whatever the text.
+        // Sorted, then counted by runs: the terms come out in index order, whatever the text,
+        // and a gram's first entry has its first word.
         found.sort_unstable();
         let mut counts: Vec<(u32, f32)> = Vec::with_capacity(found.len());
-        for i in found {
+        let mut grams: Vec<(u32, u32)> = Vec::new();
+        for (i, w) in found {
             match counts.last_mut() {
                 Some(c) if c.0 == i => c.1 += 1.0,
-                _ => counts.push((i, 1.0)),
+                _ => {
+                    counts.push((i, 1.0));
+                    if w != u32::MAX {
+                        grams.push((i, w));
+                    }
+                }
             }
         }
         let terms = tf_idf(&mut counts, |i| self.terms[i as usize].idf);
@@ -121,22 +125,24 @@ impl TextModel {
                 *zh += (x * w) as f64;
             }
         }
-        Scores { z, terms }
+        Scores { z, terms, grams }
     }
 
-    /// The features that moved head `head` most, as (feature, value, contribution): the `n`
-    /// largest of the dense features and the `n` largest of the words, largest first. Each
+    /// The features that moved head `head` most, as (feature name, value, contribution): the
+    /// `n` largest of the dense features and the `n` largest of the words, largest first. Each
     /// word weighs little beside a summary feature such as "topics:all", but the words are
-    /// what an analyst reads the decision from, so they get places of their own.
+    /// what an analyst reads the decision from, so they get places of their own. A word's
+    /// character grams ("#<dip", "#dipl", ...) are summed into one feature, "text:~diplomacy"
+    /// (its letters), the value the number of them: a gram alone tells an analyst nothing.
     pub(crate) fn explain(
         &self,
         head: usize,
-        dense: &[f64],
+        (dense, text): (&[f64], &str),
         s: &Scores,
         n: usize,
-    ) -> Vec<(Feature, f64, f64)> {
+    ) -> Vec<(Arc<str>, f64, f64)> {
         let h = self.n_heads();
-        let top = |mut v: Vec<(Feature, f64, f64)>| {
+        let top = |mut v: Vec<(Arc<str>, f64, f64)>| {
             v.retain(|c| c.2 != 0.0);
             v.sort_by(|a, b| b.2.abs().total_cmp(&a.2.abs()));
             v.truncate(n);
@@ -145,25 +151,52 @@ impl TextModel {
         let mut all = top(dense
             .iter()
             .enumerate()
-            .map(|(f, &x)| (Feature::Dense(f), x, x * self.dense[f * h + head]))
-            .collect());
-        all.extend(top(s
-            .terms
-            .iter()
-            .map(|&(i, x)| {
-                let w = self.weights[i as usize * h + head];
-                (Feature::Term(i), x as f64, (x * w) as f64)
+            .map(|(f, &x)| {
+                let name = Arc::clone(&self.dense_names[f]);
+                (name, x, x * self.dense[f * h + head])
             })
-            .collect()));
+            .collect());
+        let contribution = |i: u32, x: f32| (x * self.weights[i as usize * h + head]) as f64;
+        // (term, value, contribution) of the words and pairs: named once the top ones are known.
+        let mut terms: Vec<(u32, f64, f64)> = Vec::new();
+        // Each gram's contribution summed into its word's slot (grams, contribution).
+        let mut by_ordinal = [(0u32, 0.0f64); super::text::MAX_WORDS];
+        // Both lists are in term order: one walk pairs each gram with its word.
+        let mut next = s.grams.iter().peekable();
+        for &(i, x) in &s.terms {
+            while next.next_if(|g| g.0 < i).is_some() {}
+            match next.next_if(|g| g.0 == i) {
+                Some(&(_, w)) => {
+                    if let Some(slot) = by_ordinal.get_mut(w as usize) {
+                        slot.0 += 1;
+                        slot.1 += contribution(i, x);
+                    }
+                }
+                None => terms.push((i, x as f64, contribution(i, x))),
+            }
+        }
+        let mut by_word: Vec<(u32, f64, f64)> = by_ordinal
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| w.1 != 0.0)
+            .map(|(o, w)| (o as u32, w.0 as f64, w.1))
+            .collect();
+        by_word.sort_by(|a, b| b.2.abs().total_cmp(&a.2.abs()));
+        by_word.truncate(n);
+        terms.retain(|c| c.2 != 0.0);
+        terms.sort_by(|a, b| b.2.abs().total_cmp(&a.2.abs()));
+        terms.truncate(n);
+        let mut words: Vec<(Arc<str>, f64, f64)> = terms
+            .into_iter()
+            .map(|(i, x, c)| (Arc::clone(&self.terms[i as usize].name), x, c))
+            .collect();
+        let at: Vec<u32> = by_word.iter().map(|w| w.0).collect();
+        for (word, (_, count, c)) in super::text::words_at(text, &at).into_iter().zip(by_word) {
+            words.push((Arc::from(format!("text:~{word}")), count, c));
+        }
+        all.extend(top(words));
         all.sort_by(|a, b| b.2.abs().total_cmp(&a.2.abs()));
         all
-    }
-
-    pub(crate) fn feature_name(&self, f: Feature) -> Arc<str> {
-        match f {
-            Feature::Dense(i) => Arc::clone(&self.dense_names[i]),
-            Feature::Term(i) => Arc::clone(&self.terms[i as usize].name),
-        }
     }
 
     /// The model as the text the file holds.
@@ -494,5 +527,30 @@ mod tests {
             .map(|l| format!("{l}\n"))
             .collect();
         assert!(parse(&dropped).is_err());
+    }
+
+    /// A word's character grams are explained as one feature, the word's letters, summing
+    /// their contributions; each gram counts once, for the first word that has it.
+    #[test]
+    fn grams_are_explained_by_the_word_they_come_from() {
+        let mut m = tiny();
+        for (i, g) in ["#<ira", "#iran", "#<env"].into_iter().enumerate() {
+            m.index.insert(super::super::text::key(g), i as u32 + 1);
+            m.terms.push(Term {
+                name: Arc::from(format!("text:{g}")),
+                idf: 1.0,
+            });
+            m.weights.extend([0.5, 0.0]);
+        }
+        let text = "Iranian envoy\nIran";
+        let s = m.score(&[0.0], text);
+        let all = m.explain(0, (&[0.0], text), &s, 5);
+        let get = |name: &str| all.iter().find(|c| &*c.0 == name);
+        let iranian = get("text:~iranian").expect("the grams of \"iranian\"");
+        assert_eq!(iranian.1, 2.0, "{all:?}");
+        assert!(get("text:~iran").is_none(), "{all:?}");
+        assert_eq!(get("text:~envoy").map(|c| c.1), Some(1.0), "{all:?}");
+        assert!(get("text:envoy").is_some(), "{all:?}");
+        assert!(!all.iter().any(|c| c.0.contains('#')), "{all:?}");
     }
 }

@@ -1,5 +1,5 @@
-//! The text model's features: the words and word pairs of the headline and the article's
-//! opening, lower-cased, each keyed by a 64-bit hash of its text so that tagging looks terms up
+//! The text model's features: the words, word pairs and words' character 4-grams of the
+//! headline and the article's opening, lower-cased, each keyed by a 64-bit hash of its text so that tagging looks terms up
 //! without building a string per word. Training keeps the text beside the key, so the model
 //! file (and the evidence) can name every feature.
 
@@ -46,19 +46,132 @@ pub(crate) fn key(term: &str) -> u64 {
     fnv(FNV_OFFSET, term.as_bytes())
 }
 
-/// Call `f(key, term)` for every word and every pair of adjacent words in the first
-/// `MAX_WORDS` words of `text`. `term` is the term's text, built only when `names` is set
-/// (training); tagging passes `false` and gets "".
-pub(crate) fn terms(text: &str, names: bool, mut f: impl FnMut(u64, &str)) {
-    let mut word = String::new();
+/// The length of the character n-grams read from every word, marked at its ends ("<ira",
+/// "<iran", "ran>"... of "iran" are "<ira", "iran", "ran>"). They carry what a word shares
+/// with its other forms ("Iranian", "Iran's", "sanctioned", "sanctions"), which another outlet's
+/// wording needs: 4 was best on leave-feeds-out and leave-source-out figures (3 to 5: topics
+/// up, the flag held out by source down; 4 alone: both up).
+const GRAM: usize = 4;
+
+/// Call `f(key, "#gram")` for the character `GRAM`-grams of `word` marked at its ends by `<`
+/// and `>`, keyed as `key("#gram")` (the `#` keeps them apart from words). `marked` and
+/// `bounds` are buffers reused from word to word.
+fn grams(
+    word: &str,
+    names: bool,
+    (marked, bounds, name): (&mut String, &mut Vec<usize>, &mut String),
+    f: &mut impl FnMut(u64, &str),
+) {
+    let base = fnv(FNV_OFFSET, b"#");
+    // Most words are ASCII: their grams are byte windows, with no string built when tagging.
+    if word.is_ascii() && !names {
+        let w = word.as_bytes();
+        let n = w.len() + 2;
+        if n < GRAM {
+            return;
+        }
+        let at = |i: usize| match i {
+            0 => b'<',
+            i if i == n - 1 => b'>',
+            i => w[i - 1],
+        };
+        for st in 0..=n - GRAM {
+            let mut h = base;
+            for i in st..st + GRAM {
+                h ^= at(i) as u64;
+                h = h.wrapping_mul(FNV_PRIME);
+            }
+            f(h, "");
+        }
+        return;
+    }
+    marked.clear();
+    marked.push('<');
+    marked.push_str(word);
+    marked.push('>');
+    bounds.clear();
+    bounds.extend(marked.char_indices().map(|(i, _)| i));
+    bounds.push(marked.len());
+    let chars = bounds.len() - 1;
+    if chars < GRAM {
+        return;
+    }
+    for st in 0..=chars - GRAM {
+        let g = &marked[bounds[st]..bounds[st + GRAM]];
+        if names {
+            name.clear();
+            name.push('#');
+            name.push_str(g);
+        }
+        f(fnv(base, g.as_bytes()), name);
+    }
+}
+
+/// Call `f(key, term, gram of)` for every word, every pair of adjacent words and every
+/// character `GRAM`-gram of a word (figures aside) in the first `MAX_WORDS` words of `text`;
+/// `gram of` is, for a gram, the ordinal of its word (`words_at` gives them back). `term` is
+/// the term's text, built only when `names` is set (training); tagging passes `false` and
+/// gets "".
+pub(crate) fn terms(text: &str, names: bool, mut f: impl FnMut(u64, &str, Option<u32>)) {
     let mut prev = String::new();
     let mut prev_hash: Option<u64> = None;
     let mut pair = String::new();
+    let mut title_word = String::new();
+    let (mut marked, mut bounds, mut gram) = (String::new(), Vec::new(), String::new());
+    each_word(text, |word, in_title, n| {
+        let h = key(word);
+        f(h, if names { word } else { "" }, None);
+        if word != "0" {
+            let bufs = (&mut marked, &mut bounds, &mut gram);
+            grams(word, names, bufs, &mut |k, g| f(k, g, Some(n)));
+        }
+        if in_title {
+            title_word.clear();
+            title_word.push('^');
+            title_word.push_str(word);
+            f(key(&title_word), &title_word, None);
+        }
+        if let Some(ph) = prev_hash {
+            let ph = fnv(fnv(ph, b" "), word.as_bytes());
+            if names {
+                pair.clear();
+                pair.push_str(&prev);
+                pair.push(' ');
+                pair.push_str(word);
+            }
+            f(ph, &pair, None);
+        }
+        prev_hash = Some(h);
+        if names {
+            std::mem::swap(&mut prev, word);
+        }
+        true
+    });
+}
+
+/// The words `terms` reads at the ordinals `at` (its grams name them), lower-cased, in the
+/// order of `at`.
+pub(crate) fn words_at(text: &str, at: &[u32]) -> Vec<String> {
+    let mut out = vec![String::new(); at.len()];
+    let last = at.iter().copied().max();
+    each_word(text, |word, _, n| {
+        for (slot, _) in out.iter_mut().zip(at).filter(|(_, &a)| a == n) {
+            slot.clone_from(word);
+        }
+        Some(n) < last
+    });
+    out
+}
+
+/// Call `f(word, in the headline, ordinal)` for each of the first `MAX_WORDS` words of
+/// `text`, lower-cased, figures as "0", until it returns false. `f` may take the word's
+/// buffer (swap it out).
+fn each_word(text: &str, mut f: impl FnMut(&mut String, bool, u32) -> bool) {
+    let mut word = String::new();
     let mut words = 0;
     let mut chars = text.chars().peekable();
     // The headline is the first line: its words also count as headline words ("^envoy").
     let mut in_title = true;
-    let mut title_word = String::new();
     while words < MAX_WORDS {
         word.clear();
         // Skip to the next word; a word is a run of letters and digits ("U.S." is "u", "s").
@@ -80,34 +193,15 @@ pub(crate) fn terms(text: &str, names: bool, mut f: impl FnMut(u64, &str)) {
         if word.is_empty() {
             break;
         }
-        words += 1;
         // Figures ("2026", "15") are all one word: their values say nothing about the subject.
         if word.bytes().all(|b| b.is_ascii_digit()) {
             word.clear();
             word.push('0');
         }
-        let h = key(&word);
-        f(h, if names { &word } else { "" });
-        if in_title {
-            title_word.clear();
-            title_word.push('^');
-            title_word.push_str(&word);
-            f(key(&title_word), &title_word);
+        if !f(&mut word, in_title, words as u32) {
+            break;
         }
-        if let Some(ph) = prev_hash {
-            let ph = fnv(fnv(ph, b" "), word.as_bytes());
-            if names {
-                pair.clear();
-                pair.push_str(&prev);
-                pair.push(' ');
-                pair.push_str(&word);
-            }
-            f(ph, &pair);
-        }
-        prev_hash = Some(h);
-        if names {
-            std::mem::swap(&mut prev, &mut word);
-        }
+        words += 1;
     }
 }
 
@@ -120,10 +214,28 @@ mod tests {
     #[test]
     fn pair_keys_are_the_keys_of_their_text() {
         let mut got = Vec::new();
-        terms("Ceasefire TALKS, 2026:\nKremlin’s envoy", true, |k, t| {
-            assert_eq!(k, key(t), "{t}");
-            got.push(t.to_string());
-        });
+        terms(
+            "Ceasefire TALKS, 2026:\nKremlin’s envoy",
+            true,
+            |k, t, of| {
+                assert_eq!(of.is_some(), t.starts_with('#'), "{t}");
+                if t == "#<env" {
+                    assert_eq!(of, Some(5));
+                }
+                assert_eq!(k, key(t), "{t}");
+                got.push(t.to_string());
+            },
+        );
+        let words = words_at("Ceasefire TALKS, 2026:\nKremlin’s envoy", &[5, 0, 2]);
+        assert_eq!(words, ["envoy", "ceasefire", "0"]);
+        let grams: Vec<&String> = got.iter().filter(|t| t.starts_with('#')).collect();
+        assert_eq!(
+            grams[..8],
+            ["#<cea", "#ceas", "#ease", "#asef", "#sefi", "#efir", "#fire", "#ire>"]
+        );
+        // "s" of "Kremlin's" is too short for a 4-gram even marked ("<s>").
+        assert!(!got.iter().any(|t| t == "#<s>"));
+        got.retain(|t| !t.starts_with('#'));
         assert_eq!(
             got,
             [
@@ -143,5 +255,18 @@ mod tests {
                 "s envoy"
             ]
         );
+    }
+
+    /// Tagging (no names, ASCII words hashed as byte windows) reads the same keys as
+    /// training.
+    #[test]
+    fn tagging_reads_the_keys_training_names() {
+        let text = "Iran’s envoy in Zürich: a 2026 ceasefire\nSanctioned ally";
+        let mut named = Vec::new();
+        terms(text, true, |k, _, of| named.push((k, of)));
+        let mut bare = Vec::new();
+        terms(text, false, |k, _, of| bare.push((k, of)));
+        assert_eq!(named, bare);
+        assert!(named.contains(&(key("#<zür"), Some(4))), "{named:?}");
     }
 }
