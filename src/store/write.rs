@@ -486,7 +486,14 @@ fn find_existing(
             return Ok(Some((id, Match::Url)));
         }
     }
-    if item.article.body_text.split_whitespace().count() >= MIN_WORDS_FOR_HASH_IDENTITY {
+    // Counting stops at the threshold: bodies run to thousands of words.
+    if item
+        .article
+        .body_text
+        .split_whitespace()
+        .nth(MIN_WORDS_FOR_HASH_IDENTITY - 1)
+        .is_some()
+    {
         let by_hash: Option<i64> = tx
             .prepare_cached("SELECT id FROM articles WHERE content_hash = ?1 ORDER BY id LIMIT 1")?
             .query_row([&item.article.content_hash], |r| r.get(0))
