@@ -219,15 +219,20 @@ pub fn plain_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut pending_break = false;
     for line in s.lines() {
-        let line = collapse_spaces(line);
-        if line.is_empty() {
-            pending_break = !out.is_empty();
-            continue;
-        }
+        // Each line is collapsed straight into `out`: a String per line was a tenth of
+        // turning an item's HTML into text. The separator goes first and is taken back if
+        // the line turns out to hold no word.
+        let mark = out.len();
         if !out.is_empty() {
             out.push_str(if pending_break { "\n\n" } else { "\n" });
         }
-        out.push_str(&line);
+        let words = out.len();
+        collapse_spaces_into(line, &mut out);
+        if out.len() == words {
+            out.truncate(mark);
+            pending_break = !out.is_empty();
+            continue;
+        }
         pending_break = false;
     }
     out
@@ -235,9 +240,16 @@ pub fn plain_text(s: &str) -> String {
 
 fn collapse_spaces(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    collapse_spaces_into(s, &mut out);
+    out
+}
+
+/// Appends the words of `s` to `out`, one space between them.
+fn collapse_spaces_into(s: &str, out: &mut String) {
+    let start = out.len();
     let mut push = |word: &str| {
         if !word.is_empty() {
-            if !out.is_empty() {
+            if out.len() > start {
                 out.push(' ');
             }
             out.push_str(word);
@@ -246,17 +258,22 @@ fn collapse_spaces(s: &str) -> String {
     if s.is_ascii() {
         // The same split on bytes: in ASCII, `char::is_whitespace` is exactly 9..=13 and the
         // space, and invisible characters cannot occur. Splitting by `char` was a tenth of
-        // normalizing a feed item. A slice of ASCII is still UTF-8.
-        s.as_bytes()
-            .split(|&b| matches!(b, 9..=13 | b' '))
-            .for_each(|w| push(std::str::from_utf8(w).unwrap_or_default()));
+        // normalizing a feed item. Byte offsets of ASCII are char boundaries, so the words
+        // are sliced from `s` without validating them again.
+        let mut word = 0;
+        for (i, b) in s.bytes().enumerate() {
+            if matches!(b, 9..=13 | b' ') {
+                push(&s[word..i]);
+                word = i + 1;
+            }
+        }
+        push(&s[word..]);
     } else {
         // Invisible characters go, not become spaces: wire copy puts them inside words.
         crate::words::strip_invisible(s)
             .split(char::is_whitespace)
             .for_each(push);
     }
-    out
 }
 
 /// Sanitised HTML: no scripts, no event handlers, no styles, no tracking pixels; relative
@@ -620,6 +637,38 @@ mod tests {
         };
         for s in ["", "  a  b ", "a\tb\x0bc\x0cd\re\nf", "x\u{1}y  z", " lone"] {
             assert_eq!(collapse_spaces(s), reference(s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn plain_text_keeps_one_blank_line_between_paragraphs_whatever_the_spacing() {
+        // The line-by-line form plain_text had before it collapsed into one buffer.
+        let reference = |s: &str| {
+            let mut out = String::new();
+            let mut pending_break = false;
+            for line in s.lines() {
+                let line = collapse_spaces(line);
+                if line.is_empty() {
+                    pending_break = !out.is_empty();
+                    continue;
+                }
+                if !out.is_empty() {
+                    out.push_str(if pending_break { "\n\n" } else { "\n" });
+                }
+                out.push_str(&line);
+                pending_break = false;
+            }
+            out
+        };
+        for s in [
+            "",
+            "\n\n  \n",
+            "one",
+            "  one  two \n three\n\n\n  four\t five  \n \n",
+            "\n\nlead\r\n\r\nafter\u{200b}word \u{a0}x\n\u{200b}\nend",
+            "a\n \nb\nc",
+        ] {
+            assert_eq!(plain_text(s), reference(s), "{s:?}");
         }
     }
 

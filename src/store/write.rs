@@ -14,11 +14,15 @@ const MIN_WORDS_FOR_HASH_IDENTITY: usize = 25;
 /// reported as failed.
 const ATTEMPTS: u32 = 3;
 
+/// Tag ids by kind, then slug: looked up by `&str` for every tag row, where a `(String,
+/// String)` key cost two allocations per row on the writer thread.
+pub type TagIds = HashMap<String, HashMap<String, i64>>;
+
 /// State owned by the writer thread.
 pub struct WriterState {
     pub conn: Connection,
-    /// (kind, slug) -> tags.id; cleared whenever a transaction rolls back.
-    tag_ids: HashMap<(String, String), i64>,
+    /// kind -> slug -> tags.id; cleared whenever a transaction rolls back.
+    tag_ids: TagIds,
     /// Near-duplicate index over the stored articles' fingerprints. Articles enter it as they
     /// are inserted, so a story carried by two feeds of one batch is caught; a transaction that
     /// rolls back has the index rebuilt from what the connection then sees (rare: errors only).
@@ -486,7 +490,14 @@ fn find_existing(
             return Ok(Some((id, Match::Url)));
         }
     }
-    if item.article.body_text.split_whitespace().count() >= MIN_WORDS_FOR_HASH_IDENTITY {
+    // Counting stops at the threshold: bodies run to thousands of words.
+    if item
+        .article
+        .body_text
+        .split_whitespace()
+        .nth(MIN_WORDS_FOR_HASH_IDENTITY - 1)
+        .is_some()
+    {
         let by_hash: Option<i64> = tx
             .prepare_cached("SELECT id FROM articles WHERE content_hash = ?1 ORDER BY id LIMIT 1")?
             .query_row([&item.article.content_hash], |r| r.get(0))
@@ -501,7 +512,7 @@ fn find_existing(
 #[allow(clippy::too_many_arguments)]
 fn store_item(
     tx: &Connection,
-    tag_ids: &mut HashMap<(String, String), i64>,
+    tag_ids: &mut TagIds,
     near: &mut NearDupIndex,
     feed_id: i64,
     item: &NewItem,
@@ -723,7 +734,7 @@ fn revise_if_changed(tx: &Connection, id: i64, a: &Article, now: &str) -> Result
 /// Replace an article's tags and flag with a new verdict.
 pub fn write_tags(
     tx: &Connection,
-    tag_ids: &mut HashMap<(String, String), i64>,
+    tag_ids: &mut TagIds,
     article_id: i64,
     tags: &TagSet,
     now: &str,
@@ -741,13 +752,15 @@ pub fn write_tags(
 /// The tag rows of an article that has none yet.
 fn insert_tag_rows(
     tx: &Connection,
-    tag_ids: &mut HashMap<(String, String), i64>,
+    tag_ids: &mut TagIds,
     article_id: i64,
     tags: &TagSet,
 ) -> Result<(), StoreError> {
     for t in &tags.tags {
-        let key = (t.kind.clone(), t.slug.clone());
-        let tag_id = match tag_ids.get(&key) {
+        let known = tag_ids
+            .get(t.kind.as_str())
+            .and_then(|s| s.get(t.slug.as_str()));
+        let tag_id = match known {
             Some(id) => *id,
             None => {
                 let id: i64 = tx
@@ -758,7 +771,10 @@ fn insert_tag_rows(
                          RETURNING id",
                     )?
                     .query_row(params![t.kind, t.slug, t.label, t.code], |r| r.get(0))?;
-                tag_ids.insert(key, id);
+                tag_ids
+                    .entry(t.kind.clone())
+                    .or_default()
+                    .insert(t.slug.clone(), id);
                 id
             }
         };

@@ -397,7 +397,14 @@ fn find_existing(
             return Ok(Some((id, Match::Url)));
         }
     }
-    if item.article.body_text.split_whitespace().count() >= MIN_WORDS_FOR_HASH_IDENTITY {
+    // Counting stops at the threshold: bodies run to thousands of words.
+    if item
+        .article
+        .body_text
+        .split_whitespace()
+        .nth(MIN_WORDS_FOR_HASH_IDENTITY - 1)
+        .is_some()
+    {
         if let Some(id) = first_id(
             tx,
             "SELECT id FROM articles WHERE content_hash = $1 ORDER BY id LIMIT 1",
