@@ -109,7 +109,7 @@ fn grams(
 
 /// Call `f(key, term, gram of)` for every word, every pair of adjacent words and every
 /// character `GRAM`-gram of a word (figures aside) in the first `MAX_WORDS` words of `text`;
-/// `gram of` is, for a gram, the ordinal of its word (`words_at` gives them back). `term` is
+/// `gram of` is, for a gram, the ordinal of its word (`Words` gives them back). `term` is
 /// the term's text, built only when `names` is set (training); tagging passes `false` and
 /// gets "".
 pub(crate) fn terms(text: &str, names: bool, mut f: impl FnMut(u64, &str, Option<u32>)) {
@@ -149,18 +149,35 @@ pub(crate) fn terms(text: &str, names: bool, mut f: impl FnMut(u64, &str, Option
     });
 }
 
-/// The words `terms` reads at the ordinals `at` (its grams name them), lower-cased, in the
-/// order of `at`.
-pub(crate) fn words_at(text: &str, at: &[u32]) -> Vec<String> {
-    let mut out = vec![String::new(); at.len()];
-    let last = at.iter().copied().max();
-    each_word(text, |word, _, n| {
-        for (slot, _) in out.iter_mut().zip(at).filter(|(_, &a)| a == n) {
-            slot.clone_from(word);
-        }
-        Some(n) < last
-    });
-    out
+/// The words `terms` reads, lower-cased, in one buffer: the evidence names a gram by its
+/// word, and reading them once serves every head an article's evidence explains.
+#[derive(Debug, Default)]
+pub(crate) struct Words {
+    text: String,
+    ends: Vec<u32>,
+}
+
+impl Words {
+    pub(crate) fn of(text: &str) -> Words {
+        let mut words = Words::default();
+        each_word(text, |word, _, _| {
+            words.text.push_str(word);
+            words.ends.push(words.text.len() as u32);
+            true
+        });
+        words
+    }
+
+    /// The word at `ordinal` ("" past the last).
+    pub(crate) fn get(&self, ordinal: u32) -> &str {
+        let i = ordinal as usize;
+        let end = self.ends.get(i).map_or(0, |&e| e as usize);
+        let start = match i {
+            0 => 0,
+            _ => self.ends.get(i - 1).map_or(end, |&e| e as usize),
+        };
+        self.text.get(start..end).unwrap_or("")
+    }
 }
 
 /// Call `f(word, in the headline, ordinal)` for each of the first `MAX_WORDS` words of
@@ -226,8 +243,9 @@ mod tests {
                 got.push(t.to_string());
             },
         );
-        let words = words_at("Ceasefire TALKS, 2026:\nKremlin’s envoy", &[5, 0, 2]);
-        assert_eq!(words, ["envoy", "ceasefire", "0"]);
+        let words = Words::of("Ceasefire TALKS, 2026:\nKremlin’s envoy");
+        let at: Vec<&str> = [5, 0, 2, 6].iter().map(|&o| words.get(o)).collect();
+        assert_eq!(at, ["envoy", "ceasefire", "0", ""]);
         let grams: Vec<&String> = got.iter().filter(|t| t.starts_with('#')).collect();
         assert_eq!(
             grams[..8],
