@@ -15,6 +15,16 @@
 
 use futures_util::StreamExt;
 
+/// The database and its plain `items` table, as both floors start.
+fn open_items(db: &str) -> rusqlite::Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open(db)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
+         CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, title TEXT, body TEXT);",
+    )?;
+    Ok(conn)
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -32,11 +42,7 @@ async fn main() -> anyhow::Result<()> {
     if insert_only {
         return insert_phase(&urls, db, fts).await;
     }
-    let conn = rusqlite::Connection::open(db)?;
-    conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
-         CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, title TEXT, body TEXT);",
-    )?;
+    let conn = open_items(db)?;
     if fts {
         conn.execute_batch(
             "CREATE VIRTUAL TABLE IF NOT EXISTS items_fts USING fts5(title, body, content = 'items', content_rowid = 'id');
@@ -134,11 +140,7 @@ async fn insert_phase(urls: &[String], db: &str, fts: bool) -> anyhow::Result<()
             }
         }
     }
-    let mut conn = rusqlite::Connection::open(db)?;
-    conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
-         CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, title TEXT, body TEXT);",
-    )?;
+    let mut conn = open_items(db)?;
     if fts {
         conn.execute_batch(
             "CREATE VIRTUAL TABLE IF NOT EXISTS items_fts USING fts5(title, body, content = 'items', content_rowid = 'id');

@@ -10,6 +10,14 @@ use std::collections::HashMap;
 /// Bodies shorter than this many words are too generic for the content hash to prove identity
 /// ("Watch the video.", a one-line teaser).
 const MIN_WORDS_FOR_HASH_IDENTITY: usize = 25;
+
+/// Whether `body` is long enough for its content hash to prove identity (both stores ask).
+/// Counting stops at the threshold: bodies run to thousands of words.
+pub(crate) fn hash_proves_identity(body: &str) -> bool {
+    body.split_whitespace()
+        .nth(MIN_WORDS_FOR_HASH_IDENTITY - 1)
+        .is_some()
+}
 /// Attempts for a batch that fails with a transient error (lock, full disk) before it is
 /// reported as failed.
 const ATTEMPTS: u32 = 3;
@@ -490,14 +498,7 @@ fn find_existing(
             return Ok(Some((id, Match::Url)));
         }
     }
-    // Counting stops at the threshold: bodies run to thousands of words.
-    if item
-        .article
-        .body_text
-        .split_whitespace()
-        .nth(MIN_WORDS_FOR_HASH_IDENTITY - 1)
-        .is_some()
-    {
+    if hash_proves_identity(&item.article.body_text) {
         let by_hash: Option<i64> = tx
             .prepare_cached("SELECT id FROM articles WHERE content_hash = ?1 ORDER BY id LIMIT 1")?
             .query_row([&item.article.content_hash], |r| r.get(0))

@@ -13,17 +13,15 @@
 //! set of thresholds on both stores, rather than a second candidate search written in SQL.
 
 use super::super::feeds::PollRecord;
-use super::super::write::{BatchOutcome, ItemOutcome, NewItem, Source, TagSet};
+use super::super::write::{
+    hash_proves_identity, BatchOutcome, ItemOutcome, NewItem, Source, TagSet,
+};
 use super::super::{now_ts, ts, StoreError};
 use crate::dedupe::{DedupeConfig, Fingerprint, NearDupIndex};
 use crate::model::Article;
 use postgres::types::ToSql;
 use postgres::{Client, Row, Statement};
 use std::collections::HashMap;
-
-/// Bodies shorter than this many words are too generic for the content hash to prove
-/// identity (as `store::write`).
-const MIN_WORDS_FOR_HASH_IDENTITY: usize = 25;
 
 /// The advisory lock every newsdesk write transaction on PostgreSQL holds until its commit.
 pub(crate) const WRITE_LOCK: i64 = 0x6e64_7772_6974_6521; // "ndwrite!"
@@ -397,14 +395,7 @@ fn find_existing(
             return Ok(Some((id, Match::Url)));
         }
     }
-    // Counting stops at the threshold: bodies run to thousands of words.
-    if item
-        .article
-        .body_text
-        .split_whitespace()
-        .nth(MIN_WORDS_FOR_HASH_IDENTITY - 1)
-        .is_some()
-    {
+    if hash_proves_identity(&item.article.body_text) {
         if let Some(id) = first_id(
             tx,
             "SELECT id FROM articles WHERE content_hash = $1 ORDER BY id LIMIT 1",
