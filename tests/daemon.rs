@@ -556,3 +556,73 @@ fn sigterm_with_a_poll_in_flight_commits_it_and_exits_within_the_grace() {
         "no poll started after SIGTERM"
     );
 }
+
+/// A feed without validators sends every item again at each poll. One daemon polling it every
+/// second looks its items up before processing them (on read connections kept between polls
+/// while the writer commits): no lookup fails, every poll after the first stores nothing new
+/// and sees its three items again, and an edited item is revised.
+#[test]
+fn a_daemon_repolling_a_feed_without_validators_looks_its_items_up_on_kept_connections() {
+    use common::feed_server::Route;
+    let server = FeedServer::start();
+    let serve = |body: String| {
+        server.set(
+            "/plain.xml",
+            Route::Status {
+                code: 200,
+                headers: vec![("content-type".into(), "application/rss+xml".into())],
+                body: body.into_bytes(),
+            },
+        )
+    };
+    serve(rss("plain", 3));
+    let sb = Sandbox::new();
+    let spool = sb.path("spool");
+    let base = std::fs::read_to_string(sb.config()).unwrap();
+    std::fs::write(
+        sb.config(),
+        format!(
+            "{base}{}[schedule]\nmin_interval = \"1s\"\ndefault_interval = \"1s\"\nmax_interval = \"1s\"\n",
+            config(&server, &spool, &["/plain.xml"])
+        ),
+    )
+    .unwrap();
+    // The failed lookup is logged at debug, by the poll module.
+    let mut d = Daemon::start(
+        &sb,
+        &[(
+            "RUST_LOG",
+            std::path::Path::new("info,newsdesk::poll=debug"),
+        )],
+    );
+    let polled = |d: &Daemon| -> Vec<String> {
+        d.stderr()
+            .lines()
+            .filter(|l| l.contains("polled") && l.contains("/plain.xml"))
+            .map(String::from)
+            .collect()
+    };
+    wait_for("four polls", || polled(&d).len() >= 4);
+    let lines = polled(&d);
+    assert!(lines[0].contains("new=3"), "{}", lines[0]);
+    for l in &lines[1..] {
+        assert!(
+            l.contains("new=0") && l.contains("duplicates=3") && l.contains("revised=0"),
+            "a repeat poll: {l}"
+        );
+    }
+    assert_eq!(
+        d.lines_with("could not look up known items"),
+        0,
+        "{}",
+        d.stderr()
+    );
+    assert_eq!(d.count("SELECT count(*) FROM articles"), 3);
+
+    serve(rss("plain", 3).replace("Dispatch 1 from", "Dispatch 1, corrected, from"));
+    wait_for("the edited item revised", || {
+        d.count("SELECT count(*) FROM article_revisions") == 1
+    });
+    assert_eq!(d.count("SELECT count(*) FROM articles"), 3);
+    assert!(d.stop().success(), "{}", d.stderr());
+}

@@ -18,6 +18,7 @@ pub(crate) fn hash_proves_identity(body: &str) -> bool {
         .nth(MIN_WORDS_FOR_HASH_IDENTITY - 1)
         .is_some()
 }
+
 /// Attempts for a batch that fails with a transient error (lock, full disk) before it is
 /// reported as failed.
 const ATTEMPTS: u32 = 3;
