@@ -173,7 +173,7 @@ fn corpus_files() -> [String; 4] {
 }
 
 /// Held out, not in-sample: each labelled feed is tagged by a model trained without it. The
-/// shipped training reaches flag F1 0.875, topics F1 0.694 and countries F1 0.931 over the 13
+/// shipped training reaches flag F1 0.875, topics F1 0.698 and countries F1 0.931 over the 13
 /// feeds (micro), and flag F1 0.887 over the dev sources held out one at a time; a change that
 /// loses more than 0.03 of any fails here.
 #[test]
@@ -189,7 +189,7 @@ fn leave_feeds_out_flag_f1_holds() {
     assert!(feeds >= 0.875 - 0.03, "leave-feeds-out flag F1 {feeds:.3}");
     let topics = report["feeds"]["topics"]["f1"].as_f64().unwrap_or(0.0);
     assert!(
-        topics >= 0.694 - 0.03,
+        topics >= 0.698 - 0.03,
         "leave-feeds-out topics F1 {topics:.3}"
     );
     let countries = report["feeds"]["countries"]["f1"].as_f64().unwrap_or(0.0);
@@ -197,6 +197,13 @@ fn leave_feeds_out_flag_f1_holds() {
         countries >= 0.931 - 0.03,
         "leave-feeds-out countries F1 {countries:.3}"
     );
+    // The topic errors split by cause add up to the topics' misses: those of the items whose
+    // flag was missed and those of the topic choice on the items it caught.
+    let errors = &report["feeds"]["topic_errors"];
+    let missed = errors["flag_missed_topics"].as_u64().unwrap_or(0);
+    let choice = errors["on_flagged"]["fn"].as_u64().unwrap_or(0);
+    let total = report["feeds"]["topics"]["fn"].as_u64().unwrap_or(u64::MAX);
+    assert!(missed > 0 && missed + choice == total, "{errors}");
     assert!(report["country_threshold"].is_number(), "{out}");
     assert_eq!(report["feeds"]["labelled"], 626, "{out}");
     let sources = f1(&report["sources"]);

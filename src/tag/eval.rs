@@ -128,6 +128,97 @@ pub struct EvalReport {
     pub topics: Option<Prf>,
     pub countries: Option<Prf>,
     pub per_topic: BTreeMap<String, Prf>,
+    /// Where the topic errors come from (present when labels were given).
+    pub topic_errors: Option<TopicErrors>,
+}
+
+/// The topic errors on foreign-policy items, split by cause: an item whose flag is missed
+/// gets no topics at all, so its labelled topics are lost before any topic is chosen; on the
+/// items the flag catches, the errors are the topic choice itself.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TopicErrors {
+    /// Foreign-policy items whose flag was missed, and their labelled topics.
+    pub flag_missed_items: usize,
+    pub flag_missed_topics: usize,
+    /// Topics on the foreign-policy items the flag caught.
+    pub on_flagged: Prf,
+    /// (labelled topics, predicted topics, items) on the items the flag caught.
+    pub counts: Vec<(usize, usize, usize)>,
+    /// (predicted but not labelled, labelled but not predicted, items): on one item, the
+    /// topic given in place of the one labelled, most frequent first.
+    pub confusions: Vec<(String, String, usize)>,
+}
+
+impl TopicErrors {
+    fn add(&mut self, predicted: &HashSet<&str>, gold: &HashSet<&str>, flagged: bool) {
+        if !flagged {
+            self.flag_missed_items += 1;
+            self.flag_missed_topics += gold.len();
+            return;
+        }
+        self.on_flagged.add(predicted, gold);
+        let key = (gold.len(), predicted.len());
+        match self.counts.iter_mut().find(|c| (c.0, c.1) == key) {
+            Some(c) => c.2 += 1,
+            None => self.counts.push((key.0, key.1, 1)),
+        }
+        for p in predicted.difference(gold) {
+            for g in gold.difference(predicted) {
+                match self.confusions.iter_mut().find(|c| c.0 == *p && c.1 == *g) {
+                    Some(c) => c.2 += 1,
+                    None => self.confusions.push((p.to_string(), g.to_string(), 1)),
+                }
+            }
+        }
+    }
+
+    fn finish(mut self) -> TopicErrors {
+        self.on_flagged = self.on_flagged.finish();
+        self.counts.sort_unstable();
+        self.confusions
+            .sort_by(|a, b| b.2.cmp(&a.2).then_with(|| (&a.0, &a.1).cmp(&(&b.0, &b.1))));
+        self
+    }
+}
+
+impl std::fmt::Display for TopicErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let o = &self.on_flagged;
+        writeln!(
+            f,
+            "  flag missed {} foreign-policy items ({} labelled topics lost); on the items it \
+             caught: topics P {:.3} R {:.3} F1 {:.3} (tp {}, fp {}, fn {})",
+            self.flag_missed_items,
+            self.flag_missed_topics,
+            o.precision,
+            o.recall,
+            o.f1,
+            o.tp,
+            o.fp,
+            o.fn_
+        )?;
+        let counts: Vec<String> = self
+            .counts
+            .iter()
+            .map(|(g, p, n)| format!("{g}->{p}: {n}"))
+            .collect();
+        writeln!(
+            f,
+            "  items by labelled -> predicted topic count: {}",
+            counts.join(", ")
+        )?;
+        let top: Vec<String> = self
+            .confusions
+            .iter()
+            .take(8)
+            .map(|(p, g, n)| format!("{p} for {g} {n}"))
+            .collect();
+        writeln!(
+            f,
+            "  topic given in place of the labelled one: {}",
+            top.join(", ")
+        )
+    }
 }
 
 /// Read a JSON Lines file of article records.
@@ -218,6 +309,7 @@ pub fn score(predictions: &[Prediction], labels: &HashMap<String, Label>) -> Eva
     let mut topics = Prf::default();
     let mut countries = Prf::default();
     let mut per_topic: BTreeMap<String, Prf> = BTreeMap::new();
+    let mut errors = TopicErrors::default();
     let mut labelled = 0;
     for p in predictions {
         let Some(l) = labels.get(&p.id) else { continue };
@@ -232,6 +324,7 @@ pub fn score(predictions: &[Prediction], labels: &HashMap<String, Label>) -> Eva
         if l.foreign_policy == Gold::Yes {
             let (pt, gt) = (set(&p.topics), set(&l.topics));
             topics.add(&pt, &gt);
+            errors.add(&pt, &gt, p.foreign_policy);
             for slug in pt.union(&gt) {
                 let e = per_topic.entry(slug.to_string()).or_default();
                 e.add(
@@ -253,6 +346,7 @@ pub fn score(predictions: &[Prediction], labels: &HashMap<String, Label>) -> Eva
             .into_iter()
             .map(|(k, v)| (k, v.finish()))
             .collect(),
+        topic_errors: has.then(|| errors.finish()),
     }
 }
 
@@ -322,6 +416,9 @@ impl std::fmt::Display for EvalReport {
         for (slug, p) in &self.per_topic {
             row(f, &format!("  {slug}"), p)?;
         }
-        Ok(())
+        match &self.topic_errors {
+            Some(e) => write!(f, "topic errors\n{e}"),
+            None => Ok(()),
+        }
     }
 }

@@ -65,7 +65,13 @@ struct TopicRaw {
     slug: String,
     label: String,
     code: Option<String>,
+    #[serde(default = "yes")]
+    rules_alone: bool,
     terms: Vec<GroupRaw>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Deserialize)]
@@ -154,6 +160,9 @@ pub(crate) struct TopicDef {
     pub slug: String,
     pub label: String,
     pub code: Option<String>,
+    /// Beside a trained model, whether the term rules alone tag the topic (else the model
+    /// must rank it first or clear its threshold).
+    pub rules_alone: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -455,6 +464,7 @@ fn build_topics(
             slug: t.slug.clone(),
             label: t.label.clone(),
             code: t.code.clone(),
+            rules_alone: t.rules_alone,
         });
     }
 

@@ -732,6 +732,11 @@ impl std::fmt::Display for CvReport {
             }
             writeln!(f)?;
         }
+        for (name, r) in &pooled {
+            if let Some(e) = r.as_ref().and_then(|r| r.topic_errors.as_ref()) {
+                write!(f, "\ntopic errors, all {name}\n{e}")?;
+            }
+        }
         Ok(())
     }
 }
