@@ -19,11 +19,8 @@ const NO_TIME: i64 = i64::MIN;
 const HEADER_V1: usize = 26;
 const HEADER_V2: usize = 34;
 
-///
-/// `H` holds the word hashes: the fingerprint owns them (the default), or, as the
-/// near-duplicate index's recent items do, borrows them from where the index packs them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fingerprint<H = Box<[u32]>> {
+pub struct Fingerprint {
     /// SimHash of the word 3-shingles of title and body (boilerplate, bylines, dateline out).
     pub simhash: u64,
     /// Words the SimHash was built from; below `simhash_min_words` it is too noisy to use.
@@ -34,13 +31,13 @@ pub struct Fingerprint<H = Box<[u32]>> {
     /// Unix seconds: when the store first saw the article (see `seen_at`); `None` until then.
     pub seen: Option<i64>,
     /// ISO 639 code, up to 3 ASCII letters, zero-padded.
-    pub(super) lang: [u8; 3],
+    lang: [u8; 3],
     /// How many of `hashes` are the title's (at most `TITLE_WORDS`).
-    pub(super) title_len: u8,
+    title_len: u8,
     /// Sorted, distinct hashes of the title's content words (empty for a derived title), then
     /// those of the first `LEDE_WORDS` content words of the body. One allocation, not two:
     /// the near-duplicate index keeps a fingerprint per recent article (200,000 by default).
-    pub(super) hashes: H,
+    hashes: Box<[u32]>,
 }
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
@@ -154,7 +151,13 @@ fn pack_lang(lang: Option<&str>) -> [u8; 3] {
     out
 }
 
-impl<H: AsRef<[u32]>> Fingerprint<H> {
+impl Fingerprint {
+    /// Record when the article was first seen (unix seconds).
+    pub fn seen_at(mut self, seen: i64) -> Self {
+        self.seen = Some(seen);
+        self
+    }
+
     pub fn lang(&self) -> Option<&str> {
         let n = self.lang.iter().take_while(|&&b| b != 0).count();
         (n > 0)
@@ -163,29 +166,21 @@ impl<H: AsRef<[u32]>> Fingerprint<H> {
     }
 
     /// Two known, different languages: never the same story for our detectors.
-    pub fn lang_conflicts<G>(&self, other: &Fingerprint<G>) -> bool {
+    pub fn lang_conflicts(&self, other: &Fingerprint) -> bool {
         self.lang[0] != 0 && other.lang[0] != 0 && self.lang != other.lang
     }
 
     pub fn title_words(&self) -> &[u32] {
-        &self.hashes.as_ref()[..usize::from(self.title_len)]
+        &self.hashes[..usize::from(self.title_len)]
     }
 
     pub fn lede_words(&self) -> &[u32] {
-        &self.hashes.as_ref()[usize::from(self.title_len)..]
+        &self.hashes[usize::from(self.title_len)..]
     }
 
     /// The SimHash as SQLite stores integers (same bits).
     pub fn simhash_i64(&self) -> i64 {
         self.simhash as i64
-    }
-}
-
-impl Fingerprint {
-    /// Record when the article was first seen (unix seconds).
-    pub fn seen_at(mut self, seen: i64) -> Self {
-        self.seen = Some(seen);
-        self
     }
 
     /// Compact form for a BLOB column: version, simhash, words, time, seen, lang, then the two

@@ -35,87 +35,9 @@ struct Slot {
     lang: [u8; 3],
 }
 
-/// A recent item of the short-text ring: its fingerprint without what its `Slot` already
-/// holds (SimHash, words, language), its word hashes packed in `HashRing`. 32 bytes, where the
-/// fingerprint itself was 72 and a heap block of its own: at 200,000 items (10,000 feeds x 20)
-/// the ring was 44 MB of a 103 MB heap peak.
 struct ShortEntry {
-    /// Where the word hashes start in the ring.
-    at: u64,
-    /// Unix seconds, `NO_TIME` for none.
-    time: i64,
-    seen: i64,
     slot: u32,
-    title_len: u8,
-    len: u8,
-}
-
-const NO_TIME: i64 = i64::MIN;
-
-/// Word hashes per chunk of `HashRing` (64 KiB).
-const CHUNK: usize = 1 << 14;
-
-/// The short-text ring's word hashes, oldest first, in fixed chunks: an item's hashes are
-/// written once and read in place, and a chunk is freed when the ring has evicted every item
-/// in it. Positions count every hash ever written, so they never repeat; an item never
-/// straddles two chunks (a chunk's tail too short for the next item is skipped).
-#[derive(Default)]
-struct HashRing {
-    chunks: VecDeque<Box<[u32]>>,
-    /// The position of `chunks[0][0]` (a multiple of `CHUNK`).
-    first: u64,
-    /// Where the next item's hashes go.
-    end: u64,
-}
-
-impl HashRing {
-    fn push(&mut self, hashes: &[u32]) -> u64 {
-        let chunk = CHUNK as u64;
-        let off = (self.end % chunk) as usize;
-        if off != 0 && off + hashes.len() > CHUNK {
-            self.end += (CHUNK - off) as u64;
-        }
-        let at = self.end;
-        if hashes.is_empty() {
-            return at;
-        }
-        let index = ((at - self.first) / chunk) as usize;
-        if index == self.chunks.len() {
-            self.chunks.push_back(vec![0; CHUNK].into_boxed_slice());
-        }
-        let off = (at % chunk) as usize;
-        if let Some(dst) = self
-            .chunks
-            .get_mut(index)
-            .and_then(|c| c.get_mut(off..off + hashes.len()))
-        {
-            dst.copy_from_slice(hashes);
-        }
-        self.end += hashes.len() as u64;
-        at
-    }
-
-    fn get(&self, at: u64, len: usize) -> &[u32] {
-        let chunk = CHUNK as u64;
-        let (index, off) = (((at - self.first) / chunk) as usize, (at % chunk) as usize);
-        self.chunks
-            .get(index)
-            .and_then(|c| c.get(off..off + len))
-            .unwrap_or(&[])
-    }
-
-    /// Free the chunks that hold nothing at or after `keep`.
-    fn release_before(&mut self, keep: u64) {
-        while self.first + CHUNK as u64 <= keep && self.chunks.pop_front().is_some() {
-            self.first += CHUNK as u64;
-        }
-    }
-}
-
-/// Grow `len`-long storage by a quarter, not the doubling `push` does: the index's tables are
-/// its largest allocations, and a doubled one is up to half empty at its peak.
-fn grow_by_quarter(len: usize, capacity: usize) -> Option<usize> {
-    (len == capacity).then_some((len / 4).max(1024))
+    fp: Fingerprint,
 }
 
 pub struct NearDupIndex {
@@ -129,7 +51,6 @@ pub struct NearDupIndex {
     /// Recent items for the short-text detector, oldest first; `short_base` is the sequence
     /// number of the front entry.
     short: VecDeque<ShortEntry>,
-    short_hashes: HashRing,
     short_base: u32,
     /// Word hash -> sequence numbers of recent items having it as a key, oldest first.
     /// Sequence numbers wrap at 2^32; the ring holds far fewer (`MAX_SHORT_ENTRIES`), so an
@@ -147,7 +68,6 @@ impl NearDupIndex {
             heads: vec![NONE; BLOCKS << BLOCK_BITS],
             next: Vec::new(),
             short: VecDeque::new(),
-            short_hashes: HashRing::default(),
             short_base: 0,
             buckets: HashMap::default(),
         }
@@ -191,18 +111,7 @@ impl NearDupIndex {
             }
             bucket.push_back(seq);
         }
-        if let Some(more) = grow_by_quarter(self.short.len(), self.short.capacity()) {
-            self.short.reserve_exact(more);
-        }
-        self.short.push_back(ShortEntry {
-            at: self.short_hashes.push(&fp.hashes),
-            time: fp.time.unwrap_or(NO_TIME),
-            seen: fp.seen.unwrap_or(NO_TIME),
-            slot,
-            title_len: fp.title_len,
-            // At most TITLE_WORDS + LEDE_WORDS; a longer list (an altered blob) is cut.
-            len: fp.hashes.len().min(usize::from(u8::MAX)) as u8,
-        });
+        self.short.push_back(ShortEntry { slot, fp });
         self.evict();
     }
 
@@ -225,10 +134,6 @@ impl NearDupIndex {
             _ => return None,
         };
         let lang = lang_bytes(fp);
-        if let Some(more) = grow_by_quarter(self.slots.len(), self.slots.capacity()) {
-            self.slots.reserve_exact(more);
-            self.next.reserve_exact(more);
-        }
         self.slots.push(Slot {
             simhash: fp.simhash,
             article_id,
@@ -316,7 +221,7 @@ impl NearDupIndex {
             let Some(entry) = self.short.get(pos as usize) else {
                 continue;
             };
-            let other = &self.short_fingerprint(entry);
+            let other = &entry.fp;
             if fp.lang_conflicts(other) {
                 continue;
             }
@@ -330,15 +235,13 @@ impl NearDupIndex {
             if best.is_some_and(|(bs, _)| bs.score >= s.score) {
                 continue;
             }
-            if short::is_match(&s, fp, other, &self.cfg)
-                && self.long_pair_agrees(fp, other.simhash, other.words)
-            {
+            if short::is_match(&s, fp, other, &self.cfg) && self.long_pair_agrees(fp, other) {
                 best = Some((s, entry));
             }
         }
         let (s, entry) = best?;
         let slot = &self.slots[entry.slot as usize];
-        let (hours_apart, times) = match short::seconds_apart(fp, &self.short_fingerprint(entry)) {
+        let (hours_apart, times) = match short::seconds_apart(fp, &entry.fp) {
             Some((d, basis)) => (serde_json::json!(d as f64 / 3600.0), basis.as_str()),
             None => (serde_json::Value::Null, "unknown"),
         };
@@ -356,7 +259,7 @@ impl NearDupIndex {
                 "min_lede_jaccard": self.cfg.short_min_lede_jaccard,
                 "title_floor": self.cfg.short_title_floor,
                 "lede_only_jaccard": self.cfg.short_lede_only_jaccard,
-                "simhash_distance": hamming(fp.simhash, slot.simhash),
+                "simhash_distance": hamming(fp.simhash, entry.fp.simhash),
                 "hours_apart": hours_apart,
                 "times": times,
                 "window_hours": self.cfg.short_window_hours,
@@ -367,26 +270,11 @@ impl NearDupIndex {
     /// Two long articles whose ledes agree can still report different things further down (one
     /// outlet's follow-up reusing its background paragraph): when both are long, their whole
     /// texts must also be close.
-    fn long_pair_agrees(&self, a: &Fingerprint, b_simhash: u64, b_words: u32) -> bool {
+    fn long_pair_agrees(&self, a: &Fingerprint, b: &Fingerprint) -> bool {
         let long = self.cfg.simhash_min_words;
         a.words < long
-            || b_words < long
-            || hamming(a.simhash, b_simhash) <= self.cfg.long_pair_max_distance
-    }
-
-    /// A recent item's fingerprint, read in place from its slot and the hash ring.
-    fn short_fingerprint(&self, e: &ShortEntry) -> Fingerprint<&[u32]> {
-        let slot = &self.slots[e.slot as usize];
-        let time = |t: i64| (t != NO_TIME).then_some(t);
-        Fingerprint {
-            simhash: slot.simhash,
-            words: slot.words,
-            time: time(e.time),
-            seen: time(e.seen),
-            lang: slot.lang,
-            title_len: e.title_len.min(e.len),
-            hashes: self.short_hashes.get(e.at, usize::from(e.len)),
-        }
+            || b.words < long
+            || hamming(a.simhash, b.simhash) <= self.cfg.long_pair_max_distance
     }
 
     /// Drop the oldest short-text items beyond the ring's size, with their bucket keys. Only
@@ -400,7 +288,7 @@ impl NearDupIndex {
                 break;
             }
             let seq = self.short_base;
-            for key in short::keys(&self.short_fingerprint(front)) {
+            for key in short::keys(&front.fp) {
                 if let Some(bucket) = self.buckets.get_mut(&key) {
                     // Sequence numbers are pushed in order: the evicted one is at the front
                     // unless the bucket cap already dropped it.
@@ -414,8 +302,6 @@ impl NearDupIndex {
             }
             self.short.pop_front();
             self.short_base = self.short_base.wrapping_add(1);
-            let keep = self.short.front().map_or(self.short_hashes.end, |e| e.at);
-            self.short_hashes.release_before(keep);
         }
     }
 }
@@ -557,55 +443,6 @@ mod tests {
             .collect();
         buckets.sort();
         (ring, buckets)
-    }
-
-    /// The ring's items read back as inserted (word sets, times, language) across many
-    /// chunks while it evicts, and the chunks of evicted items are freed.
-    #[test]
-    fn ring_items_read_back_as_inserted_and_evicted_chunks_are_freed() {
-        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
-        let cfg = DedupeConfig {
-            short_max_entries: 1000,
-            ..DedupeConfig::default()
-        };
-        let mut ix = NearDupIndex::new(&cfg);
-        let mut inserted: Vec<Fingerprint> = Vec::new();
-        for id in 0..20_000i64 {
-            let n_title = (next() % 21) as usize;
-            let n_lede = (next() % 26) as usize;
-            let title = (0..n_title).map(|_| next() as u32).collect();
-            let lede = (0..n_lede).map(|_| next() as u32).collect();
-            let time = (next() % 3 != 0).then(|| (next() % 1_000_000) as i64);
-            let lang = ["en", "fr", "de"][(next() % 3) as usize];
-            let mut fp = Fingerprint::from_parts(next(), 40, time, Some(lang), title, lede);
-            if next() % 2 == 0 {
-                fp = fp.seen_at(id);
-            }
-            inserted.push(fp.clone());
-            ix.insert_with_group(id, id, fp);
-        }
-        assert_eq!(ix.short_len(), 1000);
-        let first = inserted.len() - 1000;
-        for (e, fp) in ix.short.iter().zip(&inserted[first..]) {
-            let got = ix.short_fingerprint(e);
-            assert_eq!(got.title_words(), fp.title_words());
-            assert_eq!(got.lede_words(), fp.lede_words());
-            assert_eq!((got.time, got.seen), (fp.time, fp.seen));
-            assert_eq!((got.simhash, got.words), (fp.simhash, fp.words));
-            assert_eq!(got.lang(), fp.lang());
-        }
-        // 1,000 items of at most 45 hashes fill at most three chunks, plus the one being filled.
-        assert!(
-            ix.short_hashes.chunks.len() <= 4,
-            "{} chunks",
-            ix.short_hashes.chunks.len()
-        );
     }
 
     #[test]

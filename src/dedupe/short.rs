@@ -21,10 +21,7 @@ pub struct ShortScore {
     pub score: f64,
 }
 
-pub fn score<A: AsRef<[u32]>, B: AsRef<[u32]>>(
-    a: &Fingerprint<A>,
-    b: &Fingerprint<B>,
-) -> ShortScore {
+pub fn score(a: &Fingerprint, b: &Fingerprint) -> ShortScore {
     let title = jaccard(a.title_words(), b.title_words());
     let lede = if a.lede_words().is_empty() && b.lede_words().is_empty() {
         // Two headline-only items: only the headline can speak.
@@ -43,18 +40,12 @@ pub fn score<A: AsRef<[u32]>, B: AsRef<[u32]>>(
 /// a three-word coder summary) only match with the same headline; a weak headline match needs a
 /// near-identical lede; shared boilerplate alone never reaches either bar because boilerplate
 /// lines are not in the lede and stopwords are not in either set.
-pub fn is_match<A: AsRef<[u32]>, B: AsRef<[u32]>>(
-    s: &ShortScore,
-    a: &Fingerprint<A>,
-    b: &Fingerprint<B>,
-    cfg: &DedupeConfig,
-) -> bool {
+pub fn is_match(s: &ShortScore, a: &Fingerprint, b: &Fingerprint, cfg: &DedupeConfig) -> bool {
     let short_lede = a.lede_words().len().min(b.lede_words().len()) < cfg.short_min_lede_words;
     if short_lede {
         // Enough words between headline and lede to name a story ("Letters" alone does not).
-        let words = (a.title_words().len() + a.lede_words().len())
-            .min(b.title_words().len() + b.lede_words().len());
-        return words >= cfg.short_min_lede_words / 2
+        let words = |f: &Fingerprint| f.title_words().len() + f.lede_words().len();
+        return words(a).min(words(b)) >= cfg.short_min_lede_words / 2
             && s.title >= cfg.short_headline_only_jaccard
             && s.lede >= cfg.short_min_lede_jaccard;
     }
@@ -67,7 +58,7 @@ pub fn is_match<A: AsRef<[u32]>, B: AsRef<[u32]>>(
 /// The candidate keys of a fingerprint: its `KEYS` smallest word hashes over title and lede,
 /// ascending. Both lists are sorted and distinct, so merging their fronts finds them without
 /// an allocation or a sort (this runs on every lookup and insert).
-pub fn keys<H: AsRef<[u32]>>(fp: &Fingerprint<H>) -> Keys {
+pub fn keys(fp: &Fingerprint) -> Keys {
     let (a, b) = (fp.title_words(), fp.lede_words());
     let mut out = Keys {
         keys: [0; KEYS],
@@ -146,7 +137,7 @@ impl TimeBasis {
 /// How far apart two articles are in time, in seconds, and by which times; `None` when it
 /// cannot be told (an undated article not yet seen by the store), and the time then does not
 /// keep the two apart. Depends on the two articles only.
-pub fn seconds_apart<A, B>(a: &Fingerprint<A>, b: &Fingerprint<B>) -> Option<(i64, TimeBasis)> {
+pub fn seconds_apart(a: &Fingerprint, b: &Fingerprint) -> Option<(i64, TimeBasis)> {
     match ((a.time, b.time), (a.seen, b.seen)) {
         ((Some(x), Some(y)), _) => {
             Some((x.abs_diff(y).min(i64::MAX as u64) as i64, TimeBasis::Dated))
@@ -161,11 +152,7 @@ pub fn seconds_apart<A, B>(a: &Fingerprint<A>, b: &Fingerprint<B>) -> Option<(i6
 
 /// Whether `is_match` can hold for the two ledes: every rule of it needs the lede Jaccard at
 /// `min`. The writer asks this of every candidate before scoring it, and most fail early.
-pub fn lede_can_match<A: AsRef<[u32]>, B: AsRef<[u32]>>(
-    a: &Fingerprint<A>,
-    b: &Fingerprint<B>,
-    min: f64,
-) -> bool {
+pub fn lede_can_match(a: &Fingerprint, b: &Fingerprint, min: f64) -> bool {
     let (a, b) = (a.lede_words(), b.lede_words());
     // Two empty ledes: `score` falls back to the headline.
     (a.is_empty() && b.is_empty()) || jaccard_at_least(a, b, min).is_some()
