@@ -37,6 +37,9 @@ struct Slot {
 
 struct ShortEntry {
     slot: u32,
+    /// The bits of its lede words (`lede_mask`), read in place of the words to rule out most
+    /// candidates without following the fingerprint's pointer.
+    lede_mask: u64,
     fp: Fingerprint,
 }
 
@@ -111,7 +114,11 @@ impl NearDupIndex {
             }
             bucket.push_back(seq);
         }
-        self.short.push_back(ShortEntry { slot, fp });
+        self.short.push_back(ShortEntry {
+            slot,
+            lede_mask: lede_mask(fp.lede_words()),
+            fp,
+        });
         self.evict();
     }
 
@@ -228,7 +235,9 @@ impl NearDupIndex {
             if short::seconds_apart(fp, other).is_some_and(|(d, _)| d > window) {
                 continue;
             }
-            if !short::lede_can_match(fp, other, self.cfg.short_min_lede_jaccard) {
+            if !lede_bound_can_match(fp.lede_words(), entry, self.cfg.short_min_lede_jaccard)
+                || !short::lede_can_match(fp, other, self.cfg.short_min_lede_jaccard)
+            {
                 continue;
             }
             let s = short::score(fp, other);
@@ -395,6 +404,36 @@ impl std::hash::Hasher for KeyHasher {
     }
 }
 
+/// One bit per lede word hash.
+fn lede_bit(word: u32) -> u64 {
+    1 << (word.wrapping_mul(0x9e37_79b1) >> 26)
+}
+
+fn lede_mask(words: &[u32]) -> u64 {
+    words.iter().fold(0, |m, &w| m | lede_bit(w))
+}
+
+/// False only when the lede Jaccard of `lede` and the entry's cannot reach `min`, so
+/// `short::lede_can_match` would say no. Every word the two ledes share has its bit in the
+/// entry's mask, so the words of `lede` whose bits are there bound the shared count from
+/// above, and the Jaccard grows with the shared count (sizes fixed). Candidates in the
+/// writer's lookups mostly fail here, without reading the entry's words (a cache miss each:
+/// the lede test was the largest part of a cold poll's near-duplicate lookups).
+fn lede_bound_can_match(lede: &[u32], entry: &ShortEntry, min: f64) -> bool {
+    let other = entry.fp.lede_words().len();
+    if lede.is_empty() || other == 0 {
+        // Empty ledes are `lede_can_match`'s own cases.
+        return true;
+    }
+    let bound = lede
+        .iter()
+        .filter(|&&w| entry.lede_mask & lede_bit(w) != 0)
+        .count()
+        .min(other);
+    // The same formula as `short::jaccard_at_least`, so the bound is exact.
+    bound as f64 / (lede.len() + other - bound) as f64 >= min
+}
+
 /// Where block `b`'s bucket for `simhash` starts in `heads`.
 fn bucket(simhash: u64, b: usize) -> usize {
     (b << BLOCK_BITS) | ((simhash >> (b as u32 * BLOCK_BITS)) & 0xffff) as usize
@@ -489,6 +528,47 @@ mod tests {
             assert_eq!(short_state(&full), short_state(&skipping), "round {round}");
             assert_eq!(full.len(), skipping.len());
         }
+    }
+
+    #[test]
+    fn the_lede_mask_never_rules_out_a_lede_that_can_match() {
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let (mut ruled_out, mut matching) = (0, 0);
+        for _ in 0..20_000 {
+            // Few distinct words, so ledes overlap and masks collide.
+            let mut set = |n: u64| {
+                let mut v: Vec<u32> = (0..next() % n).map(|_| (next() % 90) as u32).collect();
+                v.sort_unstable();
+                v.dedup();
+                v
+            };
+            let (la, lb) = (set(30), set(30));
+            let a = Fingerprint::from_parts(0, 30, Some(0), Some("en"), vec![1], la.clone());
+            let b = Fingerprint::from_parts(0, 30, Some(0), Some("en"), vec![2], lb.clone());
+            let entry = ShortEntry {
+                slot: 0,
+                lede_mask: lede_mask(b.lede_words()),
+                fp: b.clone(),
+            };
+            for min in [0.0, 0.2, 0.35, 0.5, 0.8, 1.0] {
+                let can = short::lede_can_match(&a, &b, min);
+                let bound = lede_bound_can_match(a.lede_words(), &entry, min);
+                assert!(bound || !can, "{la:?} {lb:?} {min}");
+                matching += usize::from(can);
+                ruled_out += usize::from(!bound);
+            }
+        }
+        // The bound does rule candidates out, and every match got through.
+        assert!(
+            ruled_out > 10_000 && matching > 1_000,
+            "{ruled_out} {matching}"
+        );
     }
 
     #[test]

@@ -44,6 +44,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0007_fetch_queue_time",
         include_str!("../../migrations/0007_fetch_queue_time.sql"),
     ),
+    (
+        8,
+        "0008_article_tags_rowid",
+        include_str!("../../migrations/0008_article_tags_rowid.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows.
@@ -140,7 +145,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             migrate(&mut conn, Path::new(":memory:")).unwrap(),
-            [4, 5, 6, 7]
+            [4, 5, 6, 7, 8]
         );
         let rows: Vec<(i64, Option<i64>, Vec<u8>)> = conn
             .prepare(
@@ -164,6 +169,70 @@ mod tests {
             )
             .unwrap();
         assert_eq!(group, None);
+    }
+
+    #[test]
+    fn tag_rows_move_to_a_rowid_table_with_their_constraints_and_view() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+        // A database as version 7 left it: a foreign-policy article with two tags.
+        for (_, _, sql) in &MIGRATIONS[..7] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch(
+            "PRAGMA user_version = 7;
+             INSERT INTO articles (id, title, first_seen_at, last_seen_at, body_text, content_hash, foreign_policy)
+             VALUES (1, 'a', 't', 't', 'x', 'h1', 1), (2, 'b', 't', 't', 'y', 'h2', 0);
+             INSERT INTO tags (id, kind, slug, label) VALUES (1, 'topic', 'sanctions', 'Sanctions'),
+                    (2, 'country', 'KP', 'North Korea');
+             INSERT INTO article_tags (article_id, tag_id, score, evidence)
+             VALUES (1, 1, 0.9, '{\"mentions\":[]}'), (1, 2, 3.0, '{}'), (2, 1, 0.2, '{}');",
+        )
+        .unwrap();
+        assert_eq!(migrate(&mut conn, Path::new(":memory:")).unwrap(), [8]);
+        let rows: Vec<(i64, i64, f64, String)> = conn
+            .prepare("SELECT article_id, tag_id, score, evidence FROM article_tags ORDER BY 1, 2")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            [
+                (1, 1, 0.9, r#"{"mentions":[]}"#.to_string()),
+                (1, 2, 3.0, "{}".to_string()),
+                (2, 1, 0.2, "{}".to_string())
+            ]
+        );
+        let view: (String, String) = conn
+            .query_row(
+                "SELECT topics, countries FROM foreign_policy_articles WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(view, ("sanctions".into(), "KP".into()));
+        // Still one row per article and tag, still gone with its article.
+        let twice = conn.execute(
+            "INSERT INTO article_tags (article_id, tag_id, score) VALUES (1, 1, 0.5)",
+            [],
+        );
+        assert!(twice.is_err());
+        conn.execute("DELETE FROM articles WHERE id = 1", [])
+            .unwrap();
+        let left: i64 = conn
+            .query_row("SELECT count(*) FROM article_tags", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 1);
+        let plan: String = conn
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT article_id FROM article_tags WHERE tag_id = 1",
+                [],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("article_tags_tag"), "{plan}");
     }
 
     /// What Datasette (`detect_fts`) and sqlite-utils (`Table.detect_fts`) run to find the
@@ -192,7 +261,10 @@ mod tests {
             conn.query_row(TOOLS_DETECT_FTS, [], |r| r.get(0)).ok()
         };
         assert_eq!(found(&conn), None, "0001's declaration is not found");
-        assert_eq!(migrate(&mut conn, Path::new(":memory:")).unwrap(), [6, 7]);
+        assert_eq!(
+            migrate(&mut conn, Path::new(":memory:")).unwrap(),
+            [6, 7, 8]
+        );
         assert_eq!(found(&conn).as_deref(), Some("articles_fts"));
 
         let hits = |conn: &Connection, q: &str| -> i64 {
