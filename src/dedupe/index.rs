@@ -484,15 +484,19 @@ mod tests {
         (ring, buckets)
     }
 
+    /// A fixed-seed xorshift generator: the same random cases on every run.
+    fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
+
     #[test]
     fn a_rebuild_that_skips_the_ring_for_old_articles_builds_the_same_index() {
-        let mut rng = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1du64);
         for round in 0..20 {
             let cfg = DedupeConfig {
                 short_max_entries: 1 + (next() % 60) as usize,
@@ -532,13 +536,7 @@ mod tests {
 
     #[test]
     fn the_lede_mask_never_rules_out_a_lede_that_can_match() {
-        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15u64);
         let (mut ruled_out, mut matching) = (0, 0);
         for _ in 0..20_000 {
             // Few distinct words, so ledes overlap and masks collide.
