@@ -381,3 +381,99 @@ fn fts_mode_title_off_and_back_to_full() {
         1
     );
 }
+
+/// A store from before migration 8 (`article_tags` WITHOUT ROWID) upgraded by the binary, as a
+/// user's existing store is at the first start of a new release: every tag row, the
+/// `foreign_policy_articles` view and `show` read the same afterwards, and new articles are
+/// tagged into the new table.
+#[test]
+fn a_version_7_store_keeps_its_tags_through_migration_8() {
+    let sb = Sandbox::new();
+    let files = seeds();
+    sb.run_ok(&["ingest", path_str(&files[0])]);
+    type TagRow = (i64, i64, f64, String);
+    let tags = |sb: &Sandbox| -> Vec<TagRow> {
+        let conn = sb.sql();
+        let mut st = conn
+            .prepare("SELECT article_id, tag_id, score, evidence FROM article_tags ORDER BY 1, 2")
+            .unwrap();
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        rows
+    };
+    let view = |sb: &Sandbox| -> Vec<(i64, Option<String>, Option<String>)> {
+        let conn = sb.sql();
+        let mut st = conn
+            .prepare("SELECT id, topics, countries FROM foreign_policy_articles ORDER BY id")
+            .unwrap();
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        rows
+    };
+    let table_sql = |sb: &Sandbox| -> String {
+        sb.sql()
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'article_tags'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    let (tags_before, view_before) = (tags(&sb), view(&sb));
+    assert!(!tags_before.is_empty() && !view_before.is_empty());
+    let shown = sb.run_ok(&["show", "1"]);
+
+    // Put the table back the way versions 1 to 7 made it; the view is left to the migration
+    // (legacy renaming keeps it as written).
+    sb.sql()
+        .execute_batch(
+            "PRAGMA foreign_keys = OFF;
+             PRAGMA legacy_alter_table = ON;
+             BEGIN;
+             CREATE TABLE article_tags_old (
+                 article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+                 tag_id INTEGER NOT NULL REFERENCES tags(id) ON DELETE CASCADE,
+                 score REAL NOT NULL,
+                 evidence TEXT NOT NULL DEFAULT '{}',
+                 PRIMARY KEY (article_id, tag_id)
+             ) WITHOUT ROWID;
+             INSERT INTO article_tags_old SELECT article_id, tag_id, score, evidence FROM article_tags;
+             DROP TABLE article_tags;
+             ALTER TABLE article_tags_old RENAME TO article_tags;
+             CREATE INDEX article_tags_tag ON article_tags(tag_id, article_id);
+             DELETE FROM schema_migrations WHERE version = 8;
+             PRAGMA user_version = 7;
+             COMMIT;",
+        )
+        .unwrap();
+    assert!(table_sql(&sb).contains("WITHOUT ROWID"));
+
+    let out = sb.run_ok(&["db", "migrate"]);
+    assert!(out.contains("(1 applied now)"), "{out}");
+    assert!(
+        !table_sql(&sb).contains("WITHOUT ROWID"),
+        "{}",
+        table_sql(&sb)
+    );
+    assert_eq!(tags(&sb), tags_before);
+    assert_eq!(view(&sb), view_before);
+    assert_eq!(sb.run_ok(&["show", "1"]), shown);
+
+    // New articles are tagged into the new table, and a tag row is still unique per article.
+    sb.run_ok(&["ingest", path_str(&files[1])]);
+    assert!(tags(&sb).len() > tags_before.len());
+    let dup = sb.sql().execute(
+        "INSERT INTO article_tags (article_id, tag_id, score) SELECT article_id, tag_id, 0 FROM article_tags LIMIT 1",
+        [],
+    );
+    assert!(
+        dup.is_err(),
+        "a second row for one (article, tag) was accepted"
+    );
+}
