@@ -128,12 +128,9 @@ fn daemon_polls_spools_reloads_and_stops_cleanly() {
     server.doc("/b.xml", rss("beta", 4), "application/rss+xml");
     let sb = Sandbox::new();
     let spool = sb.path("spool");
+    // The sandbox's own config, kept to rewrite the feeds on SIGHUP below.
     let base = std::fs::read_to_string(sb.config()).unwrap();
-    std::fs::write(
-        sb.config(),
-        format!("{base}{}", config(&server, &spool, &["/a.xml"])),
-    )
-    .unwrap();
+    sb.append_config(&config(&server, &spool, &["/a.xml"]));
 
     let (notify, mut child) = spawn_notified(&sb);
     let stderr = || std::fs::read_to_string(sb.path("stderr.log")).unwrap_or_default();
@@ -343,15 +340,10 @@ fn a_panicking_poll_is_logged_recorded_and_polled_again() {
     server.doc("/a.xml", rss("alpha", 3), "application/rss+xml");
     let sb = Sandbox::new();
     let spool = sb.path("spool");
-    let base = std::fs::read_to_string(sb.config()).unwrap();
-    std::fs::write(
-        sb.config(),
-        format!(
-            "{base}{}[schedule]\nbackoff_base = \"1s\"\nmin_interval = \"1s\"\n",
-            config(&server, &spool, &["/a.xml"])
-        ),
-    )
-    .unwrap();
+    sb.append_config(&format!(
+        "{}[schedule]\nbackoff_base = \"1s\"\nmin_interval = \"1s\"\n",
+        config(&server, &spool, &["/a.xml"])
+    ));
     let flag = sb.path("panic-next-poll");
     std::fs::write(&flag, "").unwrap();
     let mut d = Daemon::start(&sb, &[("NEWSDESK_FAULT_PANIC_POLL", &flag)]);
@@ -394,7 +386,6 @@ fn a_full_disk_backs_off_shows_in_healthz_and_resumes_losing_nothing() {
     }
     let sb = Sandbox::new();
     let spool = sb.path("spool");
-    let base = std::fs::read_to_string(sb.config()).unwrap();
     // A fixed port, so that `newsdesk status` can ask the daemon.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -402,7 +393,7 @@ fn a_full_disk_backs_off_shows_in_healthz_and_resumes_losing_nothing() {
         .unwrap()
         .port();
     let cfg = config(&server, &spool, &feeds).replace("127.0.0.1:0", &format!("127.0.0.1:{port}"));
-    std::fs::write(sb.config(), format!("{base}{cfg}")).unwrap();
+    sb.append_config(&cfg);
     // The disk is full from the start: the database may not grow by a page.
     let full = sb.path("disk-full");
     std::fs::write(&full, "").unwrap();
@@ -498,11 +489,10 @@ fn sigterm_with_a_poll_in_flight_commits_it_and_exits_within_the_grace() {
     server.hold("/slow.xml");
     let sb = Sandbox::new();
     let spool = sb.path("spool");
-    let base = std::fs::read_to_string(sb.config()).unwrap();
     // A grace far longer than the drain needs: running out of it is the failure looked for.
     let feeds = config(&server, &spool, &["/a.xml", "/slow.xml"])
         .replace("shutdown_grace = \"5s\"", "shutdown_grace = \"60s\"");
-    std::fs::write(sb.config(), format!("{base}{feeds}")).unwrap();
+    sb.append_config(&feeds);
 
     let (notify, mut child) = spawn_notified(&sb);
     let stderr = || std::fs::read_to_string(sb.path("stderr.log")).unwrap_or_default();
@@ -563,30 +553,15 @@ fn sigterm_with_a_poll_in_flight_commits_it_and_exits_within_the_grace() {
 /// and sees its three items again, and an edited item is revised.
 #[test]
 fn a_daemon_repolling_a_feed_without_validators_looks_its_items_up_on_kept_connections() {
-    use common::feed_server::Route;
     let server = FeedServer::start();
-    let serve = |body: String| {
-        server.set(
-            "/plain.xml",
-            Route::Status {
-                code: 200,
-                headers: vec![("content-type".into(), "application/rss+xml".into())],
-                body: body.into_bytes(),
-            },
-        )
-    };
+    let serve = |body: String| server.rss_without_validators("/plain.xml", body);
     serve(rss("plain", 3));
     let sb = Sandbox::new();
     let spool = sb.path("spool");
-    let base = std::fs::read_to_string(sb.config()).unwrap();
-    std::fs::write(
-        sb.config(),
-        format!(
-            "{base}{}[schedule]\nmin_interval = \"1s\"\ndefault_interval = \"1s\"\nmax_interval = \"1s\"\n",
-            config(&server, &spool, &["/plain.xml"])
-        ),
-    )
-    .unwrap();
+    sb.append_config(&format!(
+        "{}[schedule]\nmin_interval = \"1s\"\ndefault_interval = \"1s\"\nmax_interval = \"1s\"\n",
+        config(&server, &spool, &["/plain.xml"])
+    ));
     // The failed lookup is logged at debug, by the poll module.
     let mut d = Daemon::start(
         &sb,

@@ -378,7 +378,6 @@ fn full_text_feeds_fetch_the_article_pages() {
 /// are recorded as seen (and not processed again); an edited one is revised.
 #[test]
 fn unchanged_repeats_without_etag_are_seen_and_edits_are_revised() {
-    use common::feed_server::Route;
     let server = FeedServer::start();
     let feed = |second: &str| {
         let item = |n: u32, text: &str| {
@@ -394,16 +393,7 @@ fn unchanged_repeats_without_etag_are_seen_and_edits_are_revised() {
             item(3, "A third round was set for Friday, mediators said after the meeting ended."),
         )
     };
-    let serve = |body: String| {
-        server.set(
-            "/plain.xml",
-            Route::Status {
-                code: 200,
-                headers: vec![("content-type".into(), "application/rss+xml".into())],
-                body: body.into_bytes(),
-            },
-        )
-    };
+    let serve = |body: String| server.rss_without_validators("/plain.xml", body);
     serve(feed(
         "The second round ended without agreement on the crossing points.",
     ));

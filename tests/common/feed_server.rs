@@ -100,6 +100,19 @@ impl FeedServer {
         );
     }
 
+    /// Serve `body` at `path` as RSS without validators (no ETag, no Last-Modified): every
+    /// poll downloads and reads it again.
+    pub fn rss_without_validators(&self, path: &str, body: String) {
+        self.set(
+            path,
+            Route::Status {
+                code: 200,
+                headers: vec![("content-type".into(), "application/rss+xml".into())],
+                body: body.into_bytes(),
+            },
+        );
+    }
+
     /// Requests for `path` are recorded on arrival and then wait, unanswered, until `release`.
     pub fn hold(&self, path: &str) {
         self.held

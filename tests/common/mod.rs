@@ -94,6 +94,12 @@ impl Sandbox {
         self.path("newsdesk.toml")
     }
 
+    /// Add `text` to the end of the sandbox's config.
+    pub fn append_config(&self, text: &str) {
+        let base = std::fs::read_to_string(self.config()).unwrap();
+        std::fs::write(self.config(), format!("{base}{text}")).unwrap();
+    }
+
     /// Run `newsdesk --config <sandbox config> args...`.
     pub fn run(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_newsdesk"))
