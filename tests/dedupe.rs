@@ -217,3 +217,96 @@ fn copies_of_a_revised_story_join_its_group() {
         );
     }
 }
+
+/// A word no other filler article has: letters only, so it counts as a content word.
+fn filler_word(n: usize) -> String {
+    let mut n = n;
+    let mut w = String::from("qz");
+    loop {
+        w.push((b'a' + (n % 26) as u8) as char);
+        n /= 26;
+        if n == 0 {
+            return w;
+        }
+    }
+}
+
+#[test]
+fn a_copy_of_a_story_thousands_of_articles_back_is_grouped_under_it() {
+    // The index holds the words of the newest few thousand items only and reads an older
+    // candidate's back from the store: the original here is 5,000 articles back, within the
+    // time window, when its copies arrive in the same process and after a restart.
+    let sb = Sandbox::new();
+    let record = |title: &str, text: &str, url: &str| {
+        serde_json::json!({ "url": url, "title": title, "text": text }).to_string() + "\n"
+    };
+    let mut first = record(
+        "Japan and South Korea agree to resume security talks",
+        "TOKYO (AP) - The foreign ministers of Japan and South Korea agreed on Tuesday to \
+         resume regular security talks suspended since 2019, pledging closer cooperation on \
+         North Korea's missile launches and maritime patrols.",
+        "https://wire.example/talks",
+    );
+    for i in 0..5000 {
+        let words = |from: usize, n: usize| {
+            (from..from + n)
+                .map(filler_word)
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        first.push_str(&record(
+            &words(i * 40, 6),
+            &(words(i * 40 + 6, 30) + "."),
+            &format!("https://filler.example/{i}"),
+        ));
+    }
+    first.push_str(&record(
+        "Japan, South Korea to resume security talks",
+        "The foreign ministers of Japan and South Korea agreed on Tuesday to resume regular \
+         security talks suspended since 2019, pledging closer cooperation on North Korea's \
+         missile launches…",
+        "https://paper.example/asia/talks",
+    ));
+    let later = record(
+        "Japan and S. Korea resume security talks",
+        "The foreign ministers of Japan and South Korea agreed on Tuesday to resume regular \
+         security talks suspended since 2019, pledging closer cooperation on North Korea's \
+         missile launches and patrols.",
+        "https://daily.example/talks",
+    );
+    let (a, b) = (sb.path("a.jsonl"), sb.path("b.jsonl"));
+    std::fs::write(&a, first).unwrap();
+    std::fs::write(&b, later).unwrap();
+    sb.run_ok(&["ingest", a.to_str().unwrap()]);
+    sb.run_ok(&["ingest", b.to_str().unwrap()]);
+    assert_eq!(sb.count("SELECT count(*) FROM articles"), 5003);
+    let grouped: Vec<(String, Option<i64>, Option<String>)> = sb
+        .sql()
+        .prepare(
+            "SELECT url, duplicate_of, duplicate_detector FROM articles
+              WHERE url NOT LIKE 'https://filler.example/%' ORDER BY id",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let short = Some("short_text".to_owned());
+    assert_eq!(
+        grouped,
+        [
+            ("https://wire.example/talks".to_owned(), None, None),
+            (
+                "https://paper.example/asia/talks".to_owned(),
+                Some(1),
+                short.clone()
+            ),
+            ("https://daily.example/talks".to_owned(), Some(1), short),
+        ]
+    );
+    // The fillers stay apart.
+    assert_eq!(
+        sb.count("SELECT count(*) FROM articles WHERE duplicate_of IS NOT NULL"),
+        2
+    );
+}

@@ -7,8 +7,10 @@
 //! - a short-text detector for the common case of a headline and a sentence or two: title and
 //!   lede word overlap within a time window (see `short`).
 //!
-//! Everything here is pure and in memory. The store keeps each article's `Fingerprint`
-//! (`to_bytes`) and rebuilds the index at start with `NearDupIndex::insert_with_group`.
+//! Everything here is pure. The store keeps each article's `Fingerprint` (`to_bytes`) and
+//! rebuilds the index at start with `NearDupIndex::insert_with_group`; on SQLite the index
+//! then reads the words of the few short-text candidates that pass its in-memory tests back
+//! from the store (`StoredFingerprints`) instead of holding them all.
 
 pub mod explain;
 mod fingerprint;
@@ -18,7 +20,7 @@ pub mod simhash;
 pub mod text;
 
 pub use fingerprint::{fingerprint, Fingerprint, FingerprintError, LEDE_WORDS, TITLE_WORDS};
-pub use index::NearDupIndex;
+pub use index::{NearDupIndex, NoStore, ReadStats, StoredFingerprints};
 
 /// Thresholds for both detectors. Defaults were tuned on the corpus (SOURCES.md section D and
 /// every pair over the 1,156 feed items and 837 articles checked by hand).

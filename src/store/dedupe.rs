@@ -167,7 +167,7 @@ pub fn rebuild(
         last = id;
         let tx = conn.transaction()?;
         for (id, article, fp, was, stored_hash) in rows {
-            let found = index.find(&fp);
+            let found = index.find_with(&fp, &mut super::write::FingerprintRows(&tx))?;
             write_group(&tx, id, &article.content_hash, found.as_ref(), &fp)?;
             let group = found.as_ref().map(|m| m.article_id);
             out.articles += 1;
@@ -179,6 +179,12 @@ pub fn rebuild(
         tx.commit()?;
         progress(out.articles, total);
     }
+    let reads = index.reads();
+    tracing::debug!(
+        lookups = reads.lookups,
+        fingerprints_read = reads.reads,
+        "near-duplicate short-text lookups"
+    );
     Ok(out)
 }
 

@@ -2,7 +2,7 @@
 //! sightings, tags, all in one transaction. Runs only on the writer thread.
 
 use super::{now_ts, ts, StoreError};
-use crate::dedupe::{DedupeConfig, Fingerprint, NearDupIndex};
+use crate::dedupe::{DedupeConfig, Fingerprint, NearDupIndex, StoredFingerprints};
 use crate::model::Article;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::HashMap;
@@ -296,6 +296,14 @@ impl WriterState {
 
     /// Checkpoint the WAL on a clean stop so the database file alone is complete.
     pub fn close(self) {
+        if let Some(near) = &self.near {
+            let reads = near.reads();
+            tracing::debug!(
+                lookups = reads.lookups,
+                fingerprints_read = reads.reads,
+                "near-duplicate short-text lookups"
+            );
+        }
         if let Err(e) = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
             tracing::warn!(error = %e, "WAL checkpoint at shutdown failed; the next open replays it");
         }
@@ -546,7 +554,10 @@ fn store_item(
                 .fingerprint
                 .as_ref()
                 .map(|fp| fp.clone().seen_at(unix_seconds(now)));
-            let found = fp.as_ref().and_then(|fp| near.find(fp));
+            let found = match &fp {
+                Some(fp) => near.find_with(fp, &mut FingerprintRows(tx))?,
+                None => None,
+            };
             let tags = item.tags.as_ref();
             tx.prepare_cached(
                 "INSERT INTO articles (title, title_derived, url, canonical_url, author, published_at,
@@ -616,6 +627,11 @@ fn refresh_fingerprint(
     now: &str,
 ) -> Result<(), StoreError> {
     let fp = fp.clone().seen_at(unix_seconds(now));
+    // The index may still hold the article's earlier version in its ring, and reads its words
+    // from this row: hand them over before the row changes.
+    if let Some(old) = FingerprintRows(tx).read(id)? {
+        near.replacing(id, &old);
+    }
     let group: i64 = tx
         .prepare_cached(
             "INSERT INTO article_fingerprints (article_id, group_id, fingerprint)
@@ -626,6 +642,27 @@ fn refresh_fingerprint(
         .query_row(params![id, fp.to_bytes()], |r| r.get(0))?;
     near.insert_with_group(id, group, fp);
     Ok(())
+}
+
+/// The near-duplicate index's reads of stored fingerprints, on the connection that writes
+/// them: a lookup sees the articles of the open transaction too (a story carried by two feeds
+/// of one batch). One primary-key lookup in the narrow `article_fingerprints` table each.
+pub(super) struct FingerprintRows<'c>(pub(super) &'c Connection);
+
+impl StoredFingerprints for FingerprintRows<'_> {
+    type Error = StoreError;
+    fn read(&mut self, article_id: i64) -> Result<Option<Fingerprint>, StoreError> {
+        let read = self
+            .0
+            .prepare_cached("SELECT fingerprint FROM article_fingerprints WHERE article_id = ?1")?
+            .query_row([article_id], |r| {
+                Ok(r.get_ref(0)?.as_blob().ok().map(Fingerprint::from_bytes))
+            })
+            .optional()?;
+        // An unreadable blob never entered the index (`rebuild_index`); one that became so
+        // since is passed over like a missing row.
+        Ok(read.flatten().and_then(Result::ok))
+    }
 }
 
 fn unix_seconds(rfc3339: &str) -> i64 {
@@ -642,7 +679,7 @@ pub(super) fn rebuild_index(
     below: i64,
 ) -> Result<NearDupIndex, StoreError> {
     let started = std::time::Instant::now();
-    let mut near = NearDupIndex::new(dedupe);
+    let mut near = NearDupIndex::for_store(dedupe);
     // Only the newest `short_max_entries` can stay in the short-text ring; the rest go to the
     // long-text tables alone (the same index, a fraction of the work at a million articles).
     let total: i64 = conn.query_row(
