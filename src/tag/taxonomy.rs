@@ -107,6 +107,9 @@ fn one() -> f64 {
 struct SignalRaw {
     slug: String,
     terms: Vec<String>,
+    /// Whether the trained model's flag head reads the signal (else only its topic heads do).
+    #[serde(default = "yes")]
+    flag: bool,
 }
 
 #[derive(Deserialize)]
@@ -225,6 +228,9 @@ pub struct Taxonomy {
     /// Index of the "state-actor" and "cross-border" signals, which context rules use.
     pub(crate) state_signal: Option<usize>,
     pub(crate) cross_signal: Option<usize>,
+    /// The dense features (indices into `feature_names`) the trained flag head leaves out:
+    /// the signals marked `flag = false`, read by the topic heads only.
+    pub(crate) not_for_flag: Vec<usize>,
 }
 
 fn read(path: &Path) -> Result<String, TaxonomyError> {
@@ -389,6 +395,15 @@ fn build(
     let model = resolve_model(model_path, &feature_names, mf)?;
     let state_signal = signals.iter().position(|s| s == "state-actor");
     let cross_signal = signals.iter().position(|s| s == "cross-border");
+    let not_for_flag = tf
+        .signal
+        .iter()
+        .filter(|s| !s.flag)
+        .filter_map(|s| {
+            let name = format!("signal:{}", s.slug);
+            feature_names.iter().position(|n| **n == *name)
+        })
+        .collect();
     if tf.window == 0 {
         return Err(invalid(topics_path, "window must be positive".into()));
     }
@@ -409,6 +424,7 @@ fn build(
         config,
         state_signal,
         cross_signal,
+        not_for_flag,
     })
 }
 

@@ -286,8 +286,13 @@ pub fn fit(
                 })
             })
             .collect();
-        let scale = nb_scale(&head_rows, nd, dim, p.nb);
         let mut head_rows = head_rows;
+        if head == 0 {
+            for r in &mut head_rows {
+                r.x.retain(|&(j, _)| !tax.not_for_flag.contains(&(j as usize)));
+            }
+        }
+        let scale = nb_scale(&head_rows, nd, dim, p.nb);
         if let Some(scale) = &scale {
             for r in &mut head_rows {
                 for (j, x) in &mut r.x {
