@@ -172,10 +172,10 @@ fn corpus_files() -> [String; 4] {
     .map(|f| c.join(f).to_str().unwrap().to_owned())
 }
 
-/// Held out, not in-sample: each labelled feed is tagged by a model trained without it. The
-/// shipped training reaches flag F1 0.875, topics F1 0.706 and countries F1 0.931 over the 13
-/// feeds (micro), and flag F1 0.887 over the dev sources held out one at a time; a change that
-/// loses more than 0.03 of any fails here.
+/// Held out, not in-sample: each labelled feed is tagged by a model trained without it, with
+/// thresholds chosen without it. The shipped training reaches flag F1 0.866, topics F1 0.701
+/// and countries F1 0.917 over the 13 feeds (micro), and flag F1 0.887 over the dev sources
+/// held out one at a time; a change that loses more than 0.03 of any fails here.
 #[test]
 fn leave_feeds_out_flag_f1_holds() {
     let sb = Sandbox::new();
@@ -186,15 +186,15 @@ fn leave_feeds_out_flag_f1_holds() {
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     let f1 = |r: &serde_json::Value| r["flag"]["f1"].as_f64().unwrap_or(0.0);
     let feeds = f1(&report["feeds"]);
-    assert!(feeds >= 0.875 - 0.03, "leave-feeds-out flag F1 {feeds:.3}");
+    assert!(feeds >= 0.866 - 0.03, "leave-feeds-out flag F1 {feeds:.3}");
     let topics = report["feeds"]["topics"]["f1"].as_f64().unwrap_or(0.0);
     assert!(
-        topics >= 0.706 - 0.03,
+        topics >= 0.701 - 0.03,
         "leave-feeds-out topics F1 {topics:.3}"
     );
     let countries = report["feeds"]["countries"]["f1"].as_f64().unwrap_or(0.0);
     assert!(
-        countries >= 0.931 - 0.03,
+        countries >= 0.917 - 0.03,
         "leave-feeds-out countries F1 {countries:.3}"
     );
     // The topic errors split by cause add up to the topics' misses: those of the items whose
