@@ -611,6 +611,9 @@ fn cross_validate_full(
 ) -> (CvReport, Vec<CountryRow>, f64) {
     let (mut models, probs) = held_out(tax, data, p);
     let (flag_t, topic_t) = thresholds(tax, data, &probs, None);
+    // The rows' "flagged" feature takes the threshold chosen on every group, the held-out one
+    // included: one 0/1 input of the country decision, a far smaller look at the answers than
+    // choosing the thresholds themselves on them (those are nested below).
     let rows = country_rows(tax, data, &probs, flag_t);
     // Each group's country decision is trained on the other groups' rows.
     let mut country_probs = vec![0.0; rows.len()];
