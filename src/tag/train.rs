@@ -443,19 +443,22 @@ fn f1(tp: usize, fp: usize, fn_: usize) -> f64 {
     2.0 * tp as f64 / (2 * tp + fp + fn_) as f64
 }
 
-/// Whether example `i` is in the pool thresholds are chosen on: the held-out feed items (all
-/// items when there are no feeds), except those of group `skip`.
-fn in_pool(data: &Data, i: usize, skip: Option<usize>) -> bool {
-    let group = data.examples[i].group;
+/// For each example, whether it is in the pool thresholds are chosen on: the held-out feed
+/// items (all items when there are no feeds), except those of group `skip`.
+fn pool(data: &Data, skip: Option<usize>) -> Vec<bool> {
     let feeds = data.groups.iter().any(|g| g.0 == Family::Feed);
-    Some(group) != skip && (!feeds || data.groups[group].0 == Family::Feed)
+    data.examples
+        .iter()
+        .map(|e| Some(e.group) != skip && (!feeds || data.groups[e.group].0 == Family::Feed))
+        .collect()
 }
 
 /// The flag and topic thresholds that give the best F1 on the held-out feed items (all items
 /// when there are no feeds) outside group `skip`, between 0.1 and 0.95.
 fn thresholds(tax: &Taxonomy, data: &Data, probs: &[Vec<f64>], skip: Option<usize>) -> (f64, f64) {
-    let pool: Vec<usize> = (0..data.examples.len())
-        .filter(|&i| in_pool(data, i, skip))
+    let items: Vec<usize> = (0..data.examples.len())
+        .zip(pool(data, skip))
+        .filter_map(|(i, pooled)| pooled.then_some(i))
         .collect();
     let grid: Vec<f64> = (10..=95).step_by(5).map(|t| t as f64 / 100.0).collect();
     let best = |score: &dyn Fn(f64) -> f64| {
@@ -466,7 +469,7 @@ fn thresholds(tax: &Taxonomy, data: &Data, probs: &[Vec<f64>], skip: Option<usiz
     };
     let flag = best(&|t| {
         let (mut tp, mut fp, mut fn_) = (0, 0, 0);
-        for &i in &pool {
+        for &i in &items {
             let y = target(tax, &data.examples[i].label, 0);
             match (probs[i][0] >= t, y) {
                 (true, Some(y)) if y > 0.5 => tp += 1,
@@ -479,7 +482,7 @@ fn thresholds(tax: &Taxonomy, data: &Data, probs: &[Vec<f64>], skip: Option<usiz
     });
     let topic = best(&|t| {
         let (mut tp, mut fp, mut fn_) = (0, 0, 0);
-        for &i in &pool {
+        for &i in &items {
             let pr = &probs[i];
             let top = (1..pr.len()).max_by(|&a, &b| pr[a].total_cmp(&pr[b]));
             for (h, &ph) in pr.iter().enumerate().skip(1) {
@@ -569,7 +572,8 @@ fn country_threshold(
     probs: &[f64],
     skip: Option<usize>,
 ) -> f64 {
-    let pooled = |i: usize| in_pool(data, i, skip);
+    let in_pool = pool(data, skip);
+    let pooled = |i: usize| in_pool[i];
     let gold_total: usize = (0..data.examples.len())
         .filter(|&i| pooled(i))
         .map(|i| data.examples[i].label.countries.len())
