@@ -782,16 +782,22 @@ mod tests {
         }
     }
 
+    /// A random small ring (at most `entries` items, `cap` per bucket, a 1-5 hour window),
+    /// so that the count, the caps and the clock all evict.
+    fn small_config(next: &mut impl FnMut() -> u64, entries: u64, cap: u64) -> DedupeConfig {
+        DedupeConfig {
+            short_max_entries: 1 + (next() % entries) as usize,
+            short_bucket_cap: 1 + (next() % cap) as usize,
+            short_window_hours: 1 + next() % 5,
+            ..DedupeConfig::default()
+        }
+    }
+
     #[test]
     fn a_rebuild_that_skips_the_ring_for_old_articles_builds_the_same_index() {
         let mut next = xorshift(0x2545_f491_4f6c_dd1du64);
         for round in 0..20 {
-            let cfg = DedupeConfig {
-                short_max_entries: 1 + (next() % 60) as usize,
-                short_bucket_cap: 1 + (next() % 6) as usize,
-                short_window_hours: 1 + next() % 5,
-                ..DedupeConfig::default()
-            };
+            let cfg = small_config(&mut next, 60, 6);
             // Few distinct words so buckets overflow; times out of order, some missing, so
             // both the count and the clock evict.
             let n = 50 + (next() % 200) as usize;
@@ -843,12 +849,7 @@ mod tests {
         let mut next = xorshift(0x0bad_5eed_1234_5678u64);
         let (mut found, mut of_revised, mut reads) = (0, 0, 0);
         for round in 0..40 {
-            let cfg = DedupeConfig {
-                short_max_entries: 1 + (next() % 80) as usize,
-                short_bucket_cap: 1 + (next() % 8) as usize,
-                short_window_hours: 1 + next() % 5,
-                ..DedupeConfig::default()
-            };
+            let cfg = small_config(&mut next, 80, 8);
             let mut held = NearDupIndex::new(&cfg);
             // Few held, so most candidates are read from the store.
             let mut stored = NearDupIndex::for_store_holding(&cfg, (next() % 8) as usize);
