@@ -231,6 +231,27 @@ fn filler_word(n: usize) -> String {
     }
 }
 
+/// `n` article records (JSON Lines) that share no word with each other or with any story.
+fn fillers(n: usize) -> String {
+    let words = |from: usize, n: usize| {
+        (from..from + n)
+            .map(filler_word)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    (0..n)
+        .map(|i| {
+            serde_json::json!({
+                "url": format!("https://filler.example/{i}"),
+                "title": words(i * 40, 6),
+                "text": words(i * 40 + 6, 30) + ".",
+            })
+            .to_string()
+                + "\n"
+        })
+        .collect()
+}
+
 #[test]
 fn a_copy_of_a_story_thousands_of_articles_back_is_grouped_under_it() {
     // The index holds the words of the newest few thousand items only and reads an older
@@ -247,19 +268,7 @@ fn a_copy_of_a_story_thousands_of_articles_back_is_grouped_under_it() {
          North Korea's missile launches and maritime patrols.",
         "https://wire.example/talks",
     );
-    for i in 0..5000 {
-        let words = |from: usize, n: usize| {
-            (from..from + n)
-                .map(filler_word)
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
-        first.push_str(&record(
-            &words(i * 40, 6),
-            &(words(i * 40 + 6, 30) + "."),
-            &format!("https://filler.example/{i}"),
-        ));
-    }
+    first.push_str(&fillers(5000));
     first.push_str(&record(
         "Japan, South Korea to resume security talks",
         "The foreign ministers of Japan and South Korea agreed on Tuesday to resume regular \
@@ -308,5 +317,70 @@ fn a_copy_of_a_story_thousands_of_articles_back_is_grouped_under_it() {
     assert_eq!(
         sb.count("SELECT count(*) FROM articles WHERE duplicate_of IS NOT NULL"),
         2
+    );
+}
+
+#[test]
+fn a_story_polled_thousands_of_articles_after_its_copy_joins_the_copys_group() {
+    // The other order, over HTTP: a paper's copy is polled first, 5,000 other articles
+    // follow, then the wire's original arrives in a feed added later. The copy's words are
+    // no longer held in memory and are read back from the store.
+    let server = FeedServer::start();
+    let rss = |name: &str, title: &str, text: &str, link: &str| {
+        format!(
+            "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>{name}</title>\
+             <link>https://{name}.example/</link><item><guid>{link}</guid><title>{title}</title>\
+             <link>{link}</link><description>{text}</description></item></channel></rss>"
+        )
+    };
+    server.doc(
+        "/paper.xml",
+        rss(
+            "paper",
+            "Japan, South Korea to resume security talks",
+            "The foreign ministers of Japan and South Korea agreed on Tuesday to resume regular \
+             security talks suspended since 2019, pledging closer cooperation on North Korea's \
+             missile launches.",
+            "https://paper.example/asia/talks",
+        ),
+        "application/rss+xml",
+    );
+    server.doc(
+        "/wire.xml",
+        rss(
+            "wire",
+            "Japan and South Korea agree to resume security talks",
+            "TOKYO (AP) - The foreign ministers of Japan and South Korea agreed on Tuesday to \
+             resume regular security talks suspended since 2019, pledging closer cooperation on \
+             North Korea's missile launches and maritime patrols.",
+            "https://wire.example/talks",
+        ),
+        "application/rss+xml",
+    );
+    let sb = Sandbox::with_config(&config_for(&server, &["/paper.xml"]));
+    sb.run_ok(&["poll", "--once", "--all"]);
+    let filler = sb.path("fillers.jsonl");
+    std::fs::write(&filler, fillers(5000)).unwrap();
+    sb.run_ok(&["ingest", filler.to_str().unwrap()]);
+    sb.append_config(&format!(
+        "[[feeds]]\nurl = \"{}\"\n",
+        server.url("/wire.xml")
+    ));
+    sb.run_ok(&["poll", "--once", "--all"]);
+    assert_eq!(sb.count("SELECT count(*) FROM articles"), 5002);
+    let paper = sb.count("SELECT id FROM articles WHERE url = 'https://paper.example/asia/talks'");
+    let wire: (Option<i64>, Option<String>) = sb
+        .sql()
+        .query_row(
+            "SELECT duplicate_of, duplicate_detector FROM articles
+              WHERE url = 'https://wire.example/talks'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(wire, (Some(paper), Some("short_text".to_owned())));
+    assert_eq!(
+        sb.count("SELECT count(*) FROM articles WHERE duplicate_of IS NOT NULL"),
+        1
     );
 }
